@@ -1,0 +1,39 @@
+# The README's two commands: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_STORE := .topo/demo
+TOPO   := $(BIN)/topo
+
+.PHONY: demo test lint typecheck docs bench clean neo4j-start neo4j-stop
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@scripts/ensure-dot.sh || true
+	$(TOPO) ingest --from examples/istio-demo --store $(DEMO_STORE)
+	$(TOPO) path integration publictest --store $(DEMO_STORE)
+	@if $(TOPO) export --help >/dev/null 2>&1; then \
+	  mkdir -p out && $(TOPO) export path integration publictest --store $(DEMO_STORE) -o out/path.svg \
+	  && echo "path diagram written to out/path.svg"; fi
+
+test: $(STAMP)
+	@scripts/ensure-dot.sh
+	@scripts/run-tests.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check topo tests
+	$(BIN)/mypy topo
+
+docs: $(STAMP)
+	$(BIN)/python -m topo.schema > docs/schema.md
+
+clean:
+	rm -rf $(VENV) .topo out .pytest_cache .mypy_cache .ruff_cache

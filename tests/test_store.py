@@ -1,0 +1,152 @@
+"""Dedup across pods, the snapshot store's atomicity, and exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+from builders import simple_mesh_dump
+
+from topo.ingest import pipeline, sources
+from topo.stores.backend import SnapshotLoader
+from topo.stores.snapshot import SnapshotStore
+
+RESOURCE_LABELS = ("ProxyConfig", "Listener", "FilterChain", "RouteConfig", "VirtualHost", "Route", "Cluster", "Endpoint")
+
+
+def _write_copies(dirpath: Path, doc: dict, n: int) -> None:
+    dirpath.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        d = orjson.loads(orjson.dumps(doc))
+        boot = d["configs"][0]["bootstrap"]["node"]
+        boot["id"] = f"sidecar~10.9.{i // 250}.{i % 250}~copy-{i}.default~default.svc.cluster.local"
+        boot["metadata"]["NAME"] = f"copy-{i}"
+        boot["metadata"]["INSTANCE_IPS"] = f"10.9.{i // 250}.{i % 250}"
+        (dirpath / f"copy-{i}.json").write_bytes(orjson.dumps(d))
+
+
+def test_dedup_synthetic(tmp_path):
+    _write_copies(tmp_path / "d", simple_mesh_dump(), 100)
+    res = pipeline.transform_all(sources.from_path(tmp_path / "d"))
+    one = pipeline.transform_all(sources.from_path(tmp_path / "d" / "copy-0.json"))
+    assert len(res.rows.nodes["Pod"]) == 100
+    for label in RESOURCE_LABELS:
+        assert len(res.rows.nodes[label]) == len(one.rows.nodes[label]), label
+
+
+def test_dedup_real_dump(realdumps, tmp_path):
+    """N renamed copies of one real dump: N Pod nodes and one set of resource nodes."""
+    doc = orjson.loads((realdumps / "TZ-Zephrus__DeathStarBench/config_dump.json").read_bytes())
+    _write_copies(tmp_path / "d", doc, 20)
+    res = pipeline.transform_all(sources.from_path(tmp_path / "d"))
+    one = pipeline.transform_all(sources.from_path(tmp_path / "d" / "copy-0.json"))
+    assert len(res.rows.nodes["Pod"]) == 20
+    for label in RESOURCE_LABELS:
+        assert len(res.rows.nodes[label]) == len(one.rows.nodes[label]), label
+    n_one = sum(len(v) for v in one.rows.rels.values())
+    n_all = sum(len(v) for v in res.rows.rels.values())
+    assert n_all == n_one + 19  # one USES_CONFIG per extra pod
+
+
+def test_snapshot_roundtrip_and_current(tmp_path):
+    st = SnapshotStore(tmp_path / "s")
+    res = pipeline.run(sources.from_path(_one(tmp_path)), SnapshotLoader(st, "first"))
+    assert res.snapshot == "first" and st.current_name() == "first"
+    snap = st.load()
+    assert len(snap.nodes["Pod"]) == 1
+    assert {r["id"] for r in snap.nodes["Pod"]} == set(res.rows.nodes["Pod"])
+
+
+def _one(tmp_path: Path) -> Path:
+    p = tmp_path / "in"
+    p.mkdir(exist_ok=True)
+    (p / "client-abc.json").write_bytes(orjson.dumps(simple_mesh_dump()))
+    return p
+
+
+def test_nothing_ingested_keeps_the_store(tmp_path):
+    st = SnapshotStore(tmp_path / "s")
+    pipeline.run(sources.from_path(_one(tmp_path)), SnapshotLoader(st, "good"))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.json").write_bytes(b"{not json")
+    res = pipeline.run(sources.from_path(bad), SnapshotLoader(st, None))
+    assert res.exit_code == pipeline.EXIT_NOTHING and res.snapshot == ""
+    assert st.current_name() == "good" and st.names() == ["good"]
+
+
+def test_exit_codes_partial(tmp_path):
+    d = _one(tmp_path)
+    (d / "broken.json").write_bytes(b"")
+    (d / "dir.json").mkdir()
+    res = pipeline.run(sources.from_path(d), None)
+    assert res.exit_code == pipeline.EXIT_PARTIAL
+    reasons = dict(res.refused)
+    assert any("empty file" in r for r in reasons.values())
+    assert any("directory" in r for r in reasons.values())
+
+
+KILLER = r"""
+import sys, orjson
+from topo.ingest import pipeline, sources
+from topo.stores.snapshot import SnapshotStore
+from topo.stores.backend import SnapshotLoader
+import topo.stores.snapshot as snap
+orig = snap._atomic_write
+def slow(path, data):
+    # write half of the file by hand, then stall: the parent SIGKILLs us here
+    if path.name.endswith(".json"):
+        with open(path.parent / ("." + path.name + ".partial.tmp"), "wb") as f:
+            f.write(data[: len(data) // 2]); f.flush()
+        print("WRITING", flush=True)
+        import time; time.sleep(60)
+    return orig(path, data)
+snap._atomic_write = slow
+pipeline.run(sources.from_path(sys.argv[1]), SnapshotLoader(SnapshotStore(sys.argv[2]), None))
+"""
+
+
+def test_sigkill_midway_leaves_previous_snapshot(tmp_path):
+    st = SnapshotStore(tmp_path / "s")
+    pipeline.run(sources.from_path(_one(tmp_path)), SnapshotLoader(st, "before"))
+    before = (st.snapdir / "before.json").read_bytes()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "other-1.json").write_bytes(orjson.dumps(simple_mesh_dump(pod="other-1", weights=(50, 50))))
+    p = subprocess.Popen([sys.executable, "-c", KILLER, str(other), str(st.root)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    assert line.strip() == "WRITING"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert st.current_name() == "before"
+    assert (st.snapdir / "before.json").read_bytes() == before
+    assert st.names() == ["before"]
+    assert len(st.load().nodes["Pod"]) == 1
+
+
+def test_sigkill_at_random_points(tmp_path):
+    """Kill real ingests at several moments; the previous snapshot stays current and intact."""
+    st = SnapshotStore(tmp_path / "s")
+    src = tmp_path / "many"
+    _write_copies(src, simple_mesh_dump(), 200)
+    pipeline.run(sources.from_path(_one(tmp_path)), SnapshotLoader(st, "before"))
+    before = (st.snapdir / "before.json").read_bytes()
+    for delay in (0.05, 0.15, 0.3, 0.5, 0.8):
+        p = subprocess.Popen([sys.executable, "-m", "topo", "ingest", "--from", str(src), "--store", str(st.root)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        cur = st.current_name()
+        assert cur is not None
+        snap = st.load()  # whatever is current is whole
+        if cur == "before":
+            assert (st.snapdir / "before.json").read_bytes() == before
+        else:
+            assert len(snap.nodes["Pod"]) == 200

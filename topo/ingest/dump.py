@@ -1,0 +1,222 @@
+"""Read one file's bytes into a normalised Envoy config dump (pure, no I/O).
+
+Accepts (ENVOY-SEMANTICS.md §1):
+* the admin ``/config_dump`` output, with or without ``include_eds`` (snake_case, ``configs``);
+* the same in lowerCamelCase (Go jsonpb), or mixed (Envoy Gateway's EndpointsConfigDump);
+* CRLF line endings, a UTF-8 BOM, and ``pilot-agent request`` status lines before the JSON;
+* v2-era dumps: ``envoy.admin.v2alpha`` wrappers with untyped resources and
+  ``dynamic_active_listeners``; v3 wrappers around ``envoy.api.v2.*`` resources.
+
+Everything else gets a :class:`DumpError` whose message says, in one line, what was found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+class DumpError(ValueError):
+    """A file that is not a config dump topo can read. The message is one line."""
+
+
+_CAMEL = re.compile(r"^[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+$")
+_UPPER = re.compile(r"([A-Z])")
+# Values under these keys are user data (labels, metadata), never proto field names.
+_FREEFORM = frozenset(
+    {"filter_metadata", "typed_filter_metadata", "filterMetadata", "typedFilterMetadata",
+     "LABELS", "ANNOTATIONS", "labels", "annotations", "PLATFORM_METADATA", "fields"}
+)
+_snake_cache: dict[str, str] = {}
+
+
+def _snake(key: str) -> str:
+    s = _snake_cache.get(key)
+    if s is None:
+        s = _UPPER.sub(r"_\1", key).lower() if _CAMEL.match(key) else key
+        _snake_cache[key] = s
+    return s
+
+
+def to_snake(obj: Any) -> Any:
+    """Convert lowerCamelCase proto field names to snake_case, leaving user data alone."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            nk = _snake(k)
+            out[nk] = v if nk in _FREEFORM else to_snake(v)
+        return out
+    if isinstance(obj, list):
+        return [to_snake(v) for v in obj]
+    return obj
+
+
+def _has_camel(d: dict[str, Any]) -> bool:
+    return any(_CAMEL.match(k) for k in d)
+
+
+def parse_json(data: bytes) -> Any:
+    """Decode bytes as JSON; tolerate a BOM and a leading status line (``pilot-agent request``)."""
+    if not data.strip():
+        raise DumpError("empty file")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        # Some pilot-agent versions print a status line before the body.
+        start = min((i for i in (data.find(b"{"), data.find(b"[")) if i >= 0), default=-1)
+        if start > 0 and not data[:start].strip().startswith((b"{", b"[")):
+            try:
+                return orjson.loads(data[start:])
+            except orjson.JSONDecodeError:
+                pass
+        head = data[:64]
+        if b"\x00" in head or sum(c < 9 for c in head) > 2:
+            raise DumpError("binary data, not JSON") from None
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DumpError("not UTF-8 text, so not a JSON config dump") from None
+        text = data.lstrip()[:1]
+        if text not in (b"{", b"["):
+            first = data.strip().splitlines()[0][:60].decode("utf-8", "replace")
+            if re.match(r"^[A-Z][A-Z ]+\s{2,}[A-Z]", first):
+                raise DumpError(f"a text table (istioctl output?) starting {first!r}, not JSON") from None
+            raise DumpError(f"not JSON: starts with {first!r}") from None
+        raise DumpError(f"invalid or truncated JSON ({e.msg} at byte {e.pos})") from None
+
+
+def type_name(entry: dict[str, Any]) -> str:
+    """The proto message name of an Any, e.g. ``ListenersConfigDump``."""
+    t = entry.get("@type", "")
+    return t.rsplit(".", 1)[-1] if isinstance(t, str) else ""
+
+
+def api_of(entry: dict[str, Any]) -> str:
+    t = entry.get("@type", "")
+    if not isinstance(t, str):
+        return ""
+    if ".v2alpha." in t or ".api.v2." in t:
+        return "v2"
+    return "v3" if ".v3." in t else ""
+
+
+_DUMP_TYPES = {
+    "BootstrapConfigDump", "ClustersConfigDump", "ListenersConfigDump", "RoutesConfigDump",
+    "ScopedRoutesConfigDump", "SecretsConfigDump", "EndpointsConfigDump", "EcdsConfigDump",
+}
+_BARE = {
+    "Listener": "listeners", "Cluster": "clusters", "RouteConfiguration": "route configs",
+    "ClusterLoadAssignment": "endpoint configs",
+}
+
+
+@dataclass
+class Dump:
+    """A normalised config dump: one entry per ``configs`` kind, snake_case, v3 shapes."""
+
+    configs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    api: str = "v3"
+    notes: list[str] = field(default_factory=list)
+
+    def get(self, kind: str) -> list[dict[str, Any]]:
+        return self.configs.get(kind, [])
+
+
+def _v2_listeners(entry: dict[str, Any]) -> dict[str, Any]:
+    """``dynamic_active_listeners`` etc. (pre-``active_state`` shape) → ``dynamic_listeners``."""
+    if "dynamic_listeners" in entry or not any(
+        k in entry for k in ("dynamic_active_listeners", "dynamic_warming_listeners", "dynamic_draining_listeners")
+    ):
+        return entry
+    by_name: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    for arr, state in (
+        ("dynamic_active_listeners", "active_state"),
+        ("dynamic_warming_listeners", "warming_state"),
+        ("dynamic_draining_listeners", "draining_state"),
+    ):
+        for item in entry.get(arr) or []:
+            if not isinstance(item, dict):
+                continue
+            lst = item.get("listener") or {}
+            name = lst.get("name", "") if isinstance(lst, dict) else ""
+            key = f"{name}\x00{state}" if name in by_name and state in by_name[name] else name
+            if key not in by_name:
+                by_name[key] = {"name": name}
+                order.append(key)
+            by_name[key][state] = item
+    out = {k: v for k, v in entry.items() if not k.startswith("dynamic_")}
+    out["dynamic_listeners"] = [by_name[k] for k in order]
+    return out
+
+
+def describe_non_dump(doc: Any) -> str:
+    """One line saying what a JSON document is, when it is not a config dump."""
+    if isinstance(doc, list):
+        if not doc:
+            return "an empty JSON array, not a config dump"
+        first = doc[0] if isinstance(doc[0], dict) else {}
+        keys = set(first)
+        if "host_statuses" in keys or "hostStatuses" in keys:
+            return (f"a bare JSON array of {len(doc)} cluster host statuses, as old `istioctl proxy-config "
+                    "endpoint -o json` prints; topo needs the whole dump (`istioctl proxy-config all POD -o json`)")
+        kind = type_name(first) or (
+            "Listener" if "filter_chains" in keys or "filterChains" in keys or "address" in keys
+            else "RouteConfiguration" if "virtual_hosts" in keys or "virtualHosts" in keys
+            else "ClusterLoadAssignment" if "cluster_name" in keys or "clusterName" in keys
+            else "Cluster" if "connect_timeout" in keys or "connectTimeout" in keys or "type" in keys
+            else ""
+        )
+        what = _BARE.get(kind, "resources")
+        return (f"a bare JSON array of {len(doc)} {what}, as `istioctl proxy-config <type> -o json` prints; "
+                "topo needs the whole dump (`istioctl proxy-config all POD -o json`)")
+    if isinstance(doc, dict):
+        if "cluster_statuses" in doc or "clusterStatuses" in doc:
+            return "Envoy /clusters?format=json output (an endpoint source, not a config dump)"
+        vals = list(doc.values())
+        if vals and all(isinstance(v, dict) for v in vals) and all(
+            isinstance(x, dict) and ("@type" in x or "configs" in x) for v in vals for x in v.values()
+        ):
+            return "egctl output (namespace → pod → partial dump), not a config dump"
+        if doc.get("kind") in ("List", "PodList", "ServiceList"):
+            return f"a Kubernetes {doc.get('kind')}, not a config dump"
+        names = ", ".join(sorted(doc)[:5])
+        return f"a JSON object without `configs` (keys: {names}), not a config dump"
+    return f"a JSON {type(doc).__name__}, not a config dump"
+
+
+def normalize(doc: Any) -> Dump:
+    """Turn a parsed document into a :class:`Dump`, or raise :class:`DumpError`."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("configs"), list):
+        raise DumpError(describe_non_dump(doc))
+    dump = Dump()
+    apis: set[str] = set()
+    for entry in doc["configs"]:
+        if not isinstance(entry, dict):
+            dump.notes.append(f"skipped a `configs` entry that is a {type(entry).__name__}")
+            continue
+        kind = type_name(entry)
+        if kind not in _DUMP_TYPES:
+            dump.notes.append(f"skipped unknown @type {entry.get('@type')!r}")
+            continue
+        if _has_camel(entry):
+            entry = to_snake(entry)
+        a = api_of(entry)
+        if a:
+            apis.add(a)
+        if kind == "ListenersConfigDump":
+            entry = _v2_listeners(entry)
+        dump.configs.setdefault(kind, []).append(entry)
+    if not dump.configs:
+        raise DumpError("a `configs` array with no Envoy config dump entries")
+    dump.api = "v2" if "v2" in apis else "v3"
+    return dump
+
+
+def is_clusters_status(doc: Any) -> bool:
+    return isinstance(doc, dict) and ("cluster_statuses" in doc or "clusterStatuses" in doc)

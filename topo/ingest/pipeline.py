@@ -1,0 +1,243 @@
+"""Ingest = get → transform → load.
+
+:func:`run` takes a :class:`~topo.ingest.sources.Bundle` (get), turns each dump into rows
+with the pure :func:`~topo.ingest.transform.transform_bytes` (transform), merges them and
+links what only the whole set knows (endpoint → pod, Kubernetes metadata), then hands the
+rows to a loader (load): any object with ``save(rows, meta) -> str``. This module never
+imports neo4j or the queries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from topo.ingest.dump import DumpError, parse_json
+from topo.ingest.sources import Bundle
+from topo.ingest.transform import Summary, transform_bytes
+from topo.rows import Rows, jdump
+
+EXIT_OK = 0
+EXIT_NOTHING = 1
+EXIT_PARTIAL = 3
+
+
+class Loader(Protocol):
+    def save(self, rows: Rows, meta: dict[str, Any]) -> str: ...
+
+
+@dataclass
+class FileResult:
+    source: str
+    pod: str
+    summary: Summary
+    api: str
+    notes: list[str]
+
+
+@dataclass
+class IngestResult:
+    rows: Rows
+    files: list[FileResult] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    snapshot: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if not self.files:
+            return EXIT_NOTHING
+        return EXIT_PARTIAL if self.refused else EXIT_OK
+
+    def totals(self) -> Summary:
+        s = Summary()
+        for f in self.files:
+            s.add(f.summary)
+        return s
+
+    def graph_counts(self) -> dict[str, int]:
+        return {label: len(b) for label, b in self.rows.nodes.items()}
+
+
+def transform_all(bundle: Bundle, progress: Callable[[str, bool], None] | None = None) -> IngestResult:
+    res = IngestResult(rows=Rows(), refused=bundle.refused)
+    seen_pods: dict[str, str] = {}
+    for raw in bundle.dumps:
+        try:
+            r = transform_bytes(raw.data, raw.source, raw.clusters)
+        except DumpError as e:
+            res.refused.append((raw.source, str(e)))
+            if progress:
+                progress(raw.source, False)
+            continue
+        except RecursionError:
+            res.refused.append((raw.source, "JSON nested too deeply"))
+            if progress:
+                progress(raw.source, False)
+            continue
+        if r.pod_id in seen_pods:
+            res.notes.append(f"{raw.source}: pod {r.pod_id} was already read from {seen_pods[r.pod_id]}; the later file wins")
+        seen_pods[r.pod_id] = raw.source
+        res.rows.merge(r.rows)
+        res.files.append(FileResult(raw.source, r.pod_id, r.summary, r.api, r.notes))
+        if progress:
+            progress(raw.source, True)
+    enrich(res, bundle.pods_json, bundle.services_json)
+    link(res.rows)
+    return res
+
+
+def _items(data: bytes | None, what: str, res: IngestResult) -> list[dict[str, Any]]:
+    if data is None:
+        return []
+    try:
+        doc = parse_json(data)
+    except DumpError as e:
+        res.refused.append((what, str(e)))
+        return []
+    items = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        res.refused.append((what, "not `kubectl get -o json` output (no `items` list)"))
+        return []
+    return [i for i in items if isinstance(i, dict)]
+
+
+def _owner_workload(meta: dict[str, Any]) -> str:
+    for o in meta.get("ownerReferences") or []:
+        if isinstance(o, dict) and isinstance(o.get("name"), str):
+            name = o["name"]
+            if o.get("kind") == "ReplicaSet":
+                name = re.sub(r"-[a-z0-9]{5,10}$", "", name)
+            return name
+    return ""
+
+
+def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | None) -> None:
+    """Add what ``kubectl get pods|svc -o json`` knows: labels, node, owner, service VIPs."""
+    rows = res.rows
+    pods = rows.nodes.get("Pod", {})
+    by_name: dict[str, list[str]] = {}
+    for pid, p in pods.items():
+        by_name.setdefault(p["name"], []).append(pid)
+    for item in _items(pods_json, "pods.json", res):
+        meta = item.get("metadata") or {}
+        spec = item.get("spec") or {}
+        status = item.get("status") or {}
+        name, ns = meta.get("name"), meta.get("namespace") or ""
+        if not isinstance(name, str):
+            continue
+        pid = f"{ns}/{name}"
+        if pid not in pods:
+            # a dump whose node said nothing was named after its file
+            cands = [c for c in by_name.get(name, []) if not pods[c]["namespace"]]
+            if len(cands) != 1:
+                continue
+            _rekey_pod(rows, cands[0], pid, ns)
+        p = pods[pid]
+        labels = meta.get("labels") or {}
+        if isinstance(labels, dict) and labels:
+            p["labels"] = jdump({str(k): str(v) for k, v in labels.items()})
+            p["app"] = str(labels.get("app", p.get("app") or ""))
+            p["version"] = str(labels.get("version", p.get("version") or ""))
+        p["node_name"] = spec.get("nodeName") or p.get("node_name") or ""
+        p["service_account"] = spec.get("serviceAccountName") or p.get("service_account") or ""
+        ips = [x.get("ip") for x in status.get("podIPs") or [] if isinstance(x, dict) and x.get("ip")]
+        if not ips and status.get("podIP"):
+            ips = [status["podIP"]]
+        if ips and not p.get("ips"):
+            p["ips"], p["ip"] = ips, ips[0]
+        owner = _owner_workload(meta)
+        if owner and (not p.get("workload") or p["workload"] == p["name"]):
+            p["workload"] = owner
+    for item in _items(services_json, "services.json", res):
+        meta = item.get("metadata") or {}
+        spec = item.get("spec") or {}
+        name, ns = meta.get("name"), meta.get("namespace") or "default"
+        if not isinstance(name, str):
+            continue
+        domain = "cluster.local"
+        fqdn = f"{name}.{ns}.svc.{domain}"
+        cips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+        headless = spec.get("clusterIP") == "None"
+        rows.add_node("Service", {
+            "fqdn": fqdn,
+            "name": name,
+            "namespace": ns,
+            "vips": [c for c in cips if isinstance(c, str) and c != "None"],
+            "ports": [int(p["port"]) for p in spec.get("ports") or [] if isinstance(p, dict) and isinstance(p.get("port"), int)],
+            "headless": headless,
+            "kind": "kubernetes",
+        })
+
+
+def _rekey_pod(rows: Rows, old: str, new: str, ns: str) -> None:
+    pods = rows.nodes["Pod"]
+    p = pods.pop(old)
+    p["id"], p["namespace"] = new, ns
+    pods[new] = p
+    uses = rows.rels.get("USES_CONFIG", {})
+    for k in [k for k in uses if k[0] == old]:
+        uses[(new, k[1], k[2])] = uses.pop(k)
+
+
+def link(rows: Rows) -> None:
+    """Endpoint → Pod by IP, across every ingested proxy (§ path step 10)."""
+    by_ip: dict[str, list[str]] = {}
+    for pid, p in rows.nodes.get("Pod", {}).items():
+        for ip in p.get("ips") or []:
+            by_ip.setdefault(ip, []).append(pid)
+    on_pod = rows.rels.setdefault("ON_POD", {})
+    on_pod.clear()
+    for ekey, e in rows.nodes.get("Endpoint", {}).items():
+        for pid in by_ip.get(e.get("ip") or "", []):
+            on_pod[(ekey, pid, "")] = {}
+
+
+def run(bundle: Bundle, loader: Loader | None, progress: Callable[[str, bool], None] | None = None,
+        meta: dict[str, Any] | None = None) -> IngestResult:
+    """Transform a bundle and, when anything was ingested, hand the rows to the loader.
+
+    Nothing is written when no file could be ingested, so the previous snapshot stays.
+    """
+    res = transform_all(bundle, progress)
+    if loader is not None and res.files:
+        m = {"origin": bundle.origin, "pods": len(res.files), "refused": len(res.refused)}
+        m.update(meta or {})
+        res.snapshot = loader.save(res.rows, m)
+    return res
+
+
+def summary_dict(res: IngestResult) -> dict[str, Any]:
+    t = res.totals()
+    counts = res.graph_counts()
+    return {
+        "snapshot": res.snapshot,
+        "pods": len(res.files),
+        "proxy_configs": counts.get("ProxyConfig", 0),
+        "in_dumps": {
+            "listeners": t.listeners,
+            "route_configs": t.route_configs,
+            "clusters": t.clusters,
+            "endpoint_configs": t.endpoint_configs,
+            "endpoints": t.lb_endpoints,
+        },
+        "in_graph": {
+            "listeners": counts.get("Listener", 0),
+            "route_configs": counts.get("RouteConfig", 0),
+            "clusters": counts.get("Cluster", 0),
+            "endpoints": counts.get("Endpoint", 0),
+            "services": counts.get("Service", 0),
+        },
+        "nodes": sum(counts.values()),
+        "relationships": sum(len(b) for b in res.rows.rels.values()),
+        "refused": [{"source": s, "reason": r} for s, r in res.refused],
+        "notes": res.notes + [f"{f.source}: {n}" for f in res.files for n in f.notes],
+    }
+
+
+def dumps_json(obj: Any) -> str:
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()

@@ -1,0 +1,760 @@
+"""Transform: one config dump → graph rows. Pure: no I/O, no clock, no randomness.
+
+Shapes follow ENVOY-SEMANTICS.md §1 (dump layout), §2 (listeners), §4 (network filters),
+§6 (route actions), §7 (clusters and Istio names) and §8 (endpoints).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from topo.ingest.dump import Dump, DumpError, is_clusters_status, normalize, parse_json, to_snake
+from topo.rows import Rows, content_key, jdump
+
+HCM_NAMES = ("envoy.filters.network.http_connection_manager", "envoy.http_connection_manager")
+TCP_NAMES = ("envoy.filters.network.tcp_proxy", "envoy.tcp_proxy")
+
+
+@dataclass
+class Summary:
+    """Entry counts as the dump states them (MANIFEST.md counts the same way)."""
+
+    listeners: int = 0
+    route_configs: int = 0
+    clusters: int = 0
+    endpoint_configs: int = 0
+    lb_endpoints: int = 0
+    warming: int = 0
+    errors: int = 0
+
+    def add(self, o: Summary) -> None:
+        for k in vars(self):
+            setattr(self, k, getattr(self, k) + getattr(o, k))
+
+
+@dataclass
+class DumpResult:
+    rows: Rows
+    pod_id: str
+    summary: Summary
+    api: str
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- small readers
+def _d(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _l(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+def _int(v: Any, default: int = 0) -> int:
+    if isinstance(v, dict):  # wrapper printed as {"value": n} by some encoders
+        v = v.get("value", default)
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            return default
+    return default
+
+
+def _bool(v: Any, default: bool) -> bool:
+    if isinstance(v, dict):
+        v = v.get("value", default)
+    return v if isinstance(v, bool) else default
+
+
+def _str(v: Any) -> str:
+    return v if isinstance(v, str) else ""
+
+
+def _strs(v: Any) -> list[str]:
+    return [x for x in _l(v) if isinstance(x, str)]
+
+
+def socket_addr(addr: Any) -> tuple[str, int]:
+    a = _d(addr)
+    sa = _d(a.get("socket_address"))
+    if sa:
+        return _str(sa.get("address")), _int(sa.get("port_value"))
+    if "envoy_internal_address" in a:
+        ia = _d(a["envoy_internal_address"])
+        return "internal:" + _str(ia.get("server_listener_name")), 0
+    if "pipe" in a:
+        return "unix:" + _str(_d(a["pipe"]).get("path")), 0
+    return "", 0
+
+
+def parse_cluster_name(name: str) -> dict[str, Any]:
+    """Istio cluster-name parts (§7 "Names"): direction, port, subset, FQDN."""
+    if "|" in name:
+        parts = name.split("|")
+        if len(parts) == 4:
+            d, port, subset, fqdn = parts
+            return {"direction": d, "port": _int(port), "subset": subset, "fqdn": fqdn}
+    m = re.match(r"^(outbound|inbound)_\.(\d+)_\.([^_]*)_\.(.+)$", name)
+    if m:
+        return {"direction": m[1], "port": int(m[2]), "subset": m[3], "fqdn": m[4]}
+    return {"direction": "", "port": 0, "subset": "", "fqdn": ""}
+
+
+def istio_config(meta: Any) -> str:
+    return _str(_d(_d(_d(meta).get("filter_metadata")).get("istio")).get("config"))
+
+
+def _typed(filt: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A network/listener filter's kind and config, v3 ``typed_config`` or v2 ``config`` (§1, §4)."""
+    tc = _d(filt.get("typed_config"))
+    t = _str(tc.get("@type"))
+    if t.endswith("udpa.type.v1.TypedStruct") or t.endswith("xds.type.v3.TypedStruct"):
+        t, tc = _str(tc.get("type_url")), _d(tc.get("value"))
+    name = _str(filt.get("name"))
+    cfg = tc if tc else _d(filt.get("config"))
+    if cfg and not tc and any(_has_upper(k) for k in cfg):
+        cfg = to_snake(cfg)
+    if "HttpConnectionManager" in t or name in HCM_NAMES:
+        return "http", cfg
+    if "TcpProxy" in t or name in TCP_NAMES:
+        return "tcp", cfg
+    return "other", cfg
+
+
+_SECRET_KEYS = frozenset({
+    "private_key", "password", "private_key_provider", "session_ticket_keys", "hmac_secret",
+    "client_secret", "token", "inline_bytes", "secret", "api_key", "access_token",
+})
+REDACTED = "[redacted by topo]"
+
+
+def scrub(obj: Any) -> Any:
+    """A copy without key material: secret-named fields, inline_bytes, PEM private keys."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k in _SECRET_KEYS:
+                out[k] = REDACTED
+            elif k == "inline_string" and isinstance(v, str) and ("-----BEGIN" in v or "PRIVATE" in v):
+                out[k] = REDACTED
+            else:
+                out[k] = scrub(v)
+        return out
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    if isinstance(obj, str) and "PRIVATE KEY" in obj:
+        return REDACTED
+    return obj
+
+
+def _has_upper(k: str) -> bool:
+    return any(c.isupper() for c in k) and not k.isupper()
+
+
+# ---------------------------------------------------------------- node identity (§ pod identity)
+@dataclass
+class PodInfo:
+    name: str
+    namespace: str
+    ips: list[str]
+    labels: dict[str, str]
+    workload: str
+    istio_version: str
+    proxy_type: str
+    node_name: str
+    service_account: str
+    cluster_domain: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
+    """From the bootstrap node: id ``sidecar~IP~POD.NS~NS.svc.cluster.local`` plus metadata."""
+    node = _d(bootstrap.get("node"))
+    meta = _d(node.get("metadata"))
+    nid = _str(node.get("id"))
+    name = ns = ""
+    ips: list[str] = []
+    proxy_type = "unknown"
+    domain = "cluster.local"
+    parts = nid.split("~")
+    if len(parts) == 4:
+        proxy_type = parts[0] or "unknown"
+        if parts[1]:
+            ips = [parts[1]]
+        if "." in parts[2]:
+            name, ns = parts[2].rsplit(".", 1)
+        else:
+            name = parts[2]
+        m = re.match(r"^[^.]+\.svc\.(.+)$", parts[3])
+        if m:
+            domain = m[1]
+    name = _str(meta.get("NAME")) or name
+    ns = _str(meta.get("NAMESPACE")) or ns
+    inst = meta.get("INSTANCE_IPS")
+    if isinstance(inst, str) and inst:
+        ips = [i.strip() for i in inst.split(",") if i.strip()]
+    labels = {str(k): str(v) for k, v in _d(meta.get("LABELS")).items()}
+    workload = _str(meta.get("WORKLOAD_NAME"))
+    if not workload:
+        owner = _str(meta.get("OWNER"))
+        workload = owner.rsplit("/", 1)[-1] if owner else labels.get("app", "")
+    if not name:
+        name = fallback_name
+    return PodInfo(
+        name=name,
+        namespace=ns,
+        ips=ips,
+        labels=labels,
+        workload=workload or labels.get("app", "") or name,
+        istio_version=_str(meta.get("ISTIO_VERSION")),
+        proxy_type=proxy_type,
+        node_name=_str(meta.get("NODE_NAME")),
+        service_account=_str(meta.get("SERVICE_ACCOUNT")),
+        cluster_domain=domain,
+    )
+
+
+# ---------------------------------------------------------------- endpoints (§8)
+def _endpoint_rows(cla: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Endpoint props from a ClusterLoadAssignment, and its overprovisioning factor."""
+    out = []
+    for loc in _l(cla.get("endpoints")):
+        loc = _d(loc)
+        lo = _d(loc.get("locality"))
+        locality = "/".join(_str(lo.get(k)) for k in ("region", "zone", "sub_zone")).rstrip("/")
+        prio = _int(loc.get("priority"))
+        lw = _int(loc.get("load_balancing_weight"))
+        for lbe in _l(loc.get("lb_endpoints")):
+            lbe = _d(lbe)
+            ep = _d(lbe.get("endpoint"))
+            ip, port = socket_addr(ep.get("address"))
+            out.append({
+                "ip": ip,
+                "port": port,
+                "address": f"{ip}:{port}" if port else ip,
+                # A missing health_status means UNKNOWN, which counts as healthy (§1, §8).
+                "health": _str(lbe.get("health_status")) or "UNKNOWN",
+                "weight": max(_int(lbe.get("load_balancing_weight"), 1), 0) or 1,
+                "priority": max(prio, 0),
+                "locality": locality,
+                "locality_weight": lw,
+                "hostname": _str(ep.get("hostname")),
+            })
+    opf = _int(_d(cla.get("policy")).get("overprovisioning_factor"), 140) or 140
+    return out, opf
+
+
+def _status_endpoint_rows(cs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Endpoints from one ``/clusters?format=json`` cluster status (hosts' live health)."""
+    out = []
+    for hs in _l(cs.get("host_statuses")):
+        hs = _d(hs)
+        ip, port = socket_addr(hs.get("address"))
+        h = _d(hs.get("health_status"))
+        failed = any(v is True for k, v in h.items() if k.startswith("failed") or k == "pending_dynamic_removal")
+        health = "UNHEALTHY" if failed else (_str(h.get("eds_health_status")) or "HEALTHY")
+        lo = _d(hs.get("locality"))
+        out.append({
+            "ip": ip,
+            "port": port,
+            "address": f"{ip}:{port}" if port else ip,
+            "health": health,
+            "weight": max(_int(hs.get("weight"), 1), 1),
+            "priority": _int(hs.get("priority")),
+            "locality": "/".join(_str(lo.get(k)) for k in ("region", "zone", "sub_zone")).rstrip("/"),
+            "locality_weight": 0,
+            "hostname": _str(hs.get("hostname")),
+        })
+    return out
+
+
+def _v2_hosts_cla(cluster: dict[str, Any]) -> dict[str, Any]:
+    """v2 clusters may list ``hosts`` instead of a ``load_assignment``."""
+    hosts = _l(cluster.get("hosts"))
+    return {"endpoints": [{"lb_endpoints": [{"endpoint": {"address": h}} for h in hosts]}]} if hosts else {}
+
+
+# ---------------------------------------------------------------- route match summary (istioctl style)
+def match_text(match: dict[str, Any]) -> str:
+    if "prefix" in match:
+        p = _str(match["prefix"])
+        s = p + "*" if p.endswith("/") else p + "*"
+    elif "path" in match:
+        s = _str(match["path"])
+    elif "safe_regex" in match:
+        s = _str(_d(match["safe_regex"]).get("regex"))
+    elif "regex" in match:
+        s = _str(match["regex"])
+    elif "path_separated_prefix" in match:
+        s = _str(match["path_separated_prefix"]) + "/*"
+    else:
+        s = "/*"
+    return s
+
+
+# ---------------------------------------------------------------- the transform
+class _Builder:
+    def __init__(self, dump: Dump, source: str, clusters_status: Any) -> None:
+        self.dump = dump
+        self.source = source
+        self.rows = Rows()
+        self.summary = Summary()
+        self.notes = list(dump.notes)
+        self.clusters_status = clusters_status
+        self.config_edges: list[tuple[str, str, Any, dict[str, Any]]] = []  # (type, src, name ref, props)
+        self.listener_keys: list[str] = []
+        self.rc_keys: list[str] = []
+        self.cluster_keys: list[str] = []
+        self.rc_by_name: dict[str, str] = {}
+        self.active_cluster_by_name: dict[str, str] = {}
+        self.active_listeners: list[str] = []
+
+    # ---- clusters and endpoints
+    def clusters(self) -> None:
+        eds: dict[str, dict[str, Any]] = {}
+        for e in self.dump.get("EndpointsConfigDump"):
+            for arr in ("static_endpoint_configs", "dynamic_endpoint_configs"):
+                for item in _l(e.get(arr)):
+                    cla = _d(_d(item).get("endpoint_config"))
+                    self.summary.endpoint_configs += 1
+                    n = sum(len(_l(_d(x).get("lb_endpoints"))) for x in _l(cla.get("endpoints")))
+                    self.summary.lb_endpoints += n
+                    eds[_str(cla.get("cluster_name"))] = cla
+        status: dict[str, dict[str, Any]] = {}
+        if self.clusters_status is not None:
+            for cs in _l(_d(self.clusters_status).get("cluster_statuses")):
+                status[_str(_d(cs).get("name"))] = _d(cs)
+        have_eds = bool(self.dump.get("EndpointsConfigDump"))
+        for c in self.dump.get("ClustersConfigDump"):
+            for arr, state in (
+                ("static_clusters", "static"),
+                ("dynamic_active_clusters", "active"),
+                ("dynamic_warming_clusters", "warming"),
+            ):
+                for item in _l(c.get(arr)):
+                    item = _d(item)
+                    cl = _d(item.get("cluster"))
+                    if not cl:
+                        continue
+                    self.summary.clusters += 1
+                    if state == "warming":
+                        self.summary.warming += 1
+                    err = _d(item.get("error_state"))
+                    self._cluster(cl, state, _str(err.get("details")), eds, status, have_eds)
+
+    def _cluster(self, cl: dict[str, Any], state: str, error: str, eds: dict[str, Any],
+                 status: dict[str, Any], have_eds: bool) -> None:
+        name = _str(cl.get("name"))
+        ctype = _str(cl.get("type")) or _str(_d(cl.get("cluster_type")).get("name")) or "STATIC"
+        svc_name = _str(_d(cl.get("eds_cluster_config")).get("service_name")) or name
+        # Where endpoints come from (§7 "Types"): the EDS dump, else the inline load
+        # assignment, else /clusters?format=json host statuses.
+        covered = True
+        if svc_name in eds or name in eds:
+            cla = eds.get(svc_name) or eds[name]
+            eps, opf = _endpoint_rows(cla)
+        elif _d(cl.get("load_assignment")) or _l(cl.get("hosts")):
+            eps, opf = _endpoint_rows(_d(cl.get("load_assignment")) or _v2_hosts_cla(cl))
+        elif name in status:
+            eps, opf = _status_endpoint_rows(status[name]), 140
+        else:
+            eps, opf = [], 140
+            covered = have_eds or ctype in ("STATIC",)
+        clb = _d(cl.get("common_lb_config"))
+        pt = clb.get("healthy_panic_threshold")
+        panic = float(_d(pt).get("value", 0.0)) if isinstance(pt, dict) else (float(pt) if isinstance(pt, int | float) else None)
+        parts = parse_cluster_name(name)
+        ep_keys = []
+        for ep in eps:
+            ep["key"] = content_key("E", ep)
+            ep_keys.append(self.rows.add_node("Endpoint", ep))
+        key = content_key("C", state, cl, sorted(ep_keys), opf)
+        props = {
+            "key": key,
+            "name": name,
+            "type": ctype,
+            "lb_policy": _str(cl.get("lb_policy")) or "ROUND_ROBIN",
+            "state": "error" if error and state != "static" else state,
+            "error": error,
+            **parts,
+            "eds_service_name": svc_name if ctype == "EDS" else "",
+            "panic_threshold": panic,
+            "locality_weighted": "locality_weighted_lb_config" in clb,
+            "weighted_priority_health": _bool(_d(cl.get("load_balancing_policy")).get("weighted_priority_health"), False),
+            "overprovisioning_factor": opf,
+            "has_endpoints_info": covered,
+            "istio_config": istio_config(cl.get("metadata")),
+            "raw": jdump(scrub(cl)),
+        }
+        self.rows.add_node("Cluster", props)
+        self.cluster_keys.append(key)
+        for ek in ep_keys:
+            self.rows.add_rel("HAS_ENDPOINT", key, ek)
+        if state in ("static", "active") and not error:
+            self.active_cluster_by_name[name] = key
+        elif state != "warming" and name not in self.active_cluster_by_name:
+            # error_state keeps the previous good version in place (§1)
+            self.active_cluster_by_name[name] = key
+        fqdn = parts["fqdn"]
+        if fqdn and parts["direction"] == "outbound":
+            self._service(fqdn, port=parts["port"])
+            self.rows.add_rel("FOR_SERVICE", key, fqdn)
+
+    def _service(self, fqdn: str, port: int = 0, vip: str = "") -> None:
+        labels = fqdn.split(".")
+        k8s = len(labels) >= 3 and labels[2] == "svc"
+        self.rows.add_node("Service", {
+            "fqdn": fqdn,
+            "name": labels[0],
+            "namespace": labels[1] if k8s else "",
+            "vips": [vip] if vip else [],
+            "ports": [port] if port else [],
+            "headless": None,
+            "kind": "kubernetes" if k8s else "external",
+        })
+
+    # ---- routes
+    def route_configs(self) -> None:
+        for r in self.dump.get("RoutesConfigDump"):
+            for item in _l(r.get("static_route_configs")):
+                rc = _d(_d(item).get("route_config"))
+                self.summary.route_configs += 1
+                self._route_config(rc, "static", "")
+            for item in _l(r.get("dynamic_route_configs")):
+                item = _d(item)
+                rc = _d(item.get("route_config"))
+                self.summary.route_configs += 1
+                err = _str(_d(item.get("error_state")).get("details"))
+                self._route_config(rc, "active", err)
+
+    def _route_config(self, rc: dict[str, Any], state: str, error: str, inline: bool = False) -> str:
+        key = content_key("R", state, rc)
+        name = _str(rc.get("name"))
+        self.rows.add_node("RouteConfig", {
+            "key": key,
+            "name": name,
+            "state": state,
+            "error": error,
+            "inline": inline,
+            "ignore_port_in_host_matching": _bool(rc.get("ignore_port_in_host_matching"), False),
+            "validate_clusters": _bool(rc.get("validate_clusters"), False),
+            "raw": jdump(scrub(rc)),
+        })
+        if key not in self.rc_keys:
+            self.rc_keys.append(key)
+        if name and (name not in self.rc_by_name or state == "active"):
+            self.rc_by_name[name] = key
+        for vi, vh in enumerate(_l(rc.get("virtual_hosts"))):
+            vh = _d(vh)
+            vkey = f"{key}/{vi}"
+            self.rows.add_node("VirtualHost", {
+                "key": vkey,
+                "name": _str(vh.get("name")),
+                "index": vi,
+                # Domains are lower-cased when loaded (§5).
+                "domains": [d.lower() for d in _strs(vh.get("domains"))],
+            })
+            self.rows.add_rel("HAS_VHOST", key, vkey)
+            for ri, rt in enumerate(_l(vh.get("routes"))):
+                self._route(_d(rt), vkey, ri)
+        return key
+
+    def _route(self, rt: dict[str, Any], vkey: str, ri: int) -> None:
+        rkey = f"{vkey}/{ri}"
+        match = _d(rt.get("match"))
+        action, clusters, header, status = "", [], "", 0
+        mirrors: list[str] = []
+        if "route" in rt:
+            action = "route"
+            ra = _d(rt["route"])
+            if "cluster" in ra:
+                clusters = [[_str(ra["cluster"]), 1]]
+            elif "weighted_clusters" in ra:
+                # total_weight is ignored; weights are relative to their sum (§6 "Weighted selection").
+                clusters = [[_str(_d(w).get("name")), max(_int(_d(w).get("weight")), 0)]
+                            for w in _l(_d(ra["weighted_clusters"]).get("clusters"))]
+            elif "cluster_header" in ra:
+                header = _str(ra["cluster_header"])
+            mirrors = [_str(_d(m).get("cluster")) for m in _l(ra.get("request_mirror_policies"))]
+            if "request_mirror_policy" in ra:
+                mirrors.append(_str(_d(ra["request_mirror_policy"]).get("cluster")))
+        elif "redirect" in rt:
+            action = "redirect"
+        elif "direct_response" in rt:
+            action = "direct_response"
+            status = _int(_d(rt["direct_response"]).get("status"))
+        elif "filter_action" in rt:
+            action = "filter_action"
+        elif "non_forwarding_action" in rt:
+            action = "non_forwarding"
+        ic = istio_config(rt.get("metadata"))
+        self.rows.add_node("Route", {
+            "key": rkey,
+            "name": _str(rt.get("name")),
+            "index": ri,
+            "match": jdump(match),
+            "match_text": match_text(match),
+            "action": action,
+            "clusters": jdump(clusters),
+            "cluster_header": header,
+            "direct_status": status,
+            "mirrors": [m for m in mirrors if m],
+            "istio_config": ic,
+        })
+        self.rows.add_rel("HAS_ROUTE", vkey, rkey)
+        for cname, w in clusters:
+            self.config_edges.append(("ROUTES_TO", rkey, cname, {"weight": w}))
+
+    # ---- listeners
+    def listeners(self) -> None:
+        for e in self.dump.get("ListenersConfigDump"):
+            for item in _l(e.get("static_listeners")):
+                self.summary.listeners += 1
+                self._listener(_d(_d(item).get("listener")), "static", "")
+            for item in _l(e.get("dynamic_listeners")):
+                item = _d(item)
+                self.summary.listeners += 1
+                err = _str(_d(item.get("error_state")).get("details"))
+                if err:
+                    self.summary.errors += 1
+                wrote = False
+                for st, state in (("active_state", "active"), ("warming_state", "warming"),
+                                  ("draining_state", "draining")):
+                    lst = _d(_d(item.get(st)).get("listener"))
+                    if lst:
+                        if state == "warming":
+                            self.summary.warming += 1
+                        self._listener(lst, state, err if state == "active" else "")
+                        wrote = True
+                if err and not wrote:
+                    # A rejected push with nothing in place: record it as an error listener.
+                    failed = _d(_d(item.get("error_state")).get("failed_configuration"))
+                    stub = {"name": _str(item.get("name")) or _str(failed.get("name"))}
+                    self._listener(stub, "error", err)
+
+    def _listener(self, lst: dict[str, Any], state: str, error: str) -> None:
+        if not lst:
+            return
+        key = content_key("L", state, error, lst)
+        address, port = socket_addr(lst.get("address"))
+        # Istio ≤1.11 wrote deprecated_v1.bind_to_port; treat it the same (§2 "Older field").
+        btp = lst.get("bind_to_port", _d(lst.get("deprecated_v1")).get("bind_to_port", True))
+        matcher = lst.get("filter_chain_matcher")
+        self.rows.add_node("Listener", {
+            "key": key,
+            "name": _str(lst.get("name")),
+            "address": address,
+            "port": port,
+            "bind_to_port": _bool(btp, True),
+            "use_original_dst": _bool(lst.get("use_original_dst"), False),
+            "direction": _str(lst.get("traffic_direction")),
+            "state": state,
+            "error": error,
+            "listener_filters": [_str(_d(f).get("name")) for f in _l(lst.get("listener_filters"))],
+            "has_matcher": bool(matcher),
+            "matcher": jdump(matcher) if matcher else None,
+            "raw": jdump(scrub(lst)),
+        })
+        self.listener_keys.append(key)
+        if state in ("static", "active"):
+            self.active_listeners.append(key)
+        chains = [(i, _d(fc)) for i, fc in enumerate(_l(lst.get("filter_chains")))]
+        if lst.get("default_filter_chain"):
+            chains.append((-1, _d(lst["default_filter_chain"])))
+        for i, fc in chains:
+            self._chain(fc, key, i)
+
+    def _chain(self, fc: dict[str, Any], lkey: str, index: int) -> None:
+        ckey = f"{lkey}/{index}"
+        m = _d(fc.get("filter_chain_match"))
+        ranges = []
+        for pr in _l(m.get("prefix_ranges")):
+            pr = _d(pr)
+            # CidrRange.prefix_len defaults to 0 when unset
+            ranges.append(f"{_str(pr.get('address_prefix'))}/{_int(pr.get('prefix_len'), 0)}")
+        src = {k: m[k] for k in ("source_type", "source_prefix_ranges", "direct_source_prefix_ranges", "source_ports") if k in m}
+        terminal, rds, inline, tcp = "other", "", "", []
+        for f in _l(fc.get("filters")):
+            kind, cfg = _typed(_d(f))
+            if kind == "http":
+                terminal = "http"
+                if "rds" in cfg:
+                    rds = _str(_d(cfg["rds"]).get("route_config_name"))
+                elif "route_config" in cfg:
+                    # An inline route config also appears under static_route_configs (§4).
+                    rc = _d(cfg["route_config"])
+                    inline = _str(rc.get("name"))
+                    rckey = self._route_config(rc, "static", "", inline=True)
+                    self.config_edges.append(("USES_ROUTE_CONFIG", ckey, "#" + rckey, {}))
+                elif "scoped_routes" in cfg:
+                    self.notes.append(f"scoped_routes on a chain of listener are not followed ({ckey})")
+            elif kind == "tcp":
+                terminal = "tcp"
+                if "cluster" in cfg:
+                    tcp = [[_str(cfg["cluster"]), 1]]
+                elif "weighted_clusters" in cfg:
+                    tcp = [[_str(_d(w).get("name")), max(_int(_d(w).get("weight")), 0)]
+                           for w in _l(_d(cfg["weighted_clusters"]).get("clusters"))]
+        self.rows.add_node("FilterChain", {
+            "key": ckey,
+            "name": _str(fc.get("name")),
+            "index": index,
+            "is_default": index == -1,
+            "destination_port": _int(_d(m).get("destination_port")) if "destination_port" in m else None,
+            "prefix_ranges": ranges,
+            "server_names": _strs(m.get("server_names")),
+            "transport_protocol": _str(m.get("transport_protocol")),
+            "application_protocols": _strs(m.get("application_protocols")),
+            "source_match": jdump(src) if src else None,
+            "terminal": terminal,
+            "rds_name": rds,
+            "inline_route": inline,
+            "tcp_clusters": jdump(tcp),
+            "istio_config": istio_config(fc.get("metadata")),
+        })
+        self.rows.add_rel("HAS_CHAIN", lkey, ckey)
+        if rds:
+            self.config_edges.append(("USES_ROUTE_CONFIG", ckey, rds, {}))
+        for cname, w in tcp:
+            self.config_edges.append(("TCP_TO", ckey, cname, {"weight": w}))
+
+    # ---- the proxy config and its by-name references
+    def finish(self, pod: PodInfo) -> str:
+        # Only dynamic_active and static resources carry traffic (§1).
+        resources = sorted(set(self.listener_keys) | {"r" + k for k in self.rc_keys} | {"c" + k for k in self.cluster_keys})
+        ckey = content_key("P", resources)
+        self.rows.add_node("ProxyConfig", {
+            "key": ckey,
+            "listeners": len(set(self.listener_keys)),
+            "route_configs": len(set(self.rc_keys)),
+            "clusters": len(set(self.cluster_keys)),
+            "endpoints": self.summary.lb_endpoints,
+        })
+        for k in dict.fromkeys(self.listener_keys):
+            self.rows.add_rel("HAS_LISTENER", ckey, k)
+        for k in dict.fromkeys(self.rc_keys):
+            self.rows.add_rel("HAS_ROUTE_CONFIG", ckey, k)
+        for k in dict.fromkeys(self.cluster_keys):
+            self.rows.add_rel("HAS_CLUSTER", ckey, k)
+        for type_, src, ref, props in self.config_edges:
+            if type_ == "USES_ROUTE_CONFIG":
+                dst = ref[1:] if ref.startswith("#") else self.rc_by_name.get(ref)
+            else:
+                dst = self.active_cluster_by_name.get(ref)
+            if dst:
+                self.rows.add_rel(type_, src, dst, config=ckey, **props)
+        # virtualOutbound's hand-off to the listener of the original destination (§2):
+        # any active listener may receive it; the walk picks exact ip:port, then 0.0.0.0:port.
+        lprops = self.rows.nodes.get("Listener", {})
+        for k in self.active_listeners:
+            if lprops[k]["use_original_dst"]:
+                for other in self.active_listeners:
+                    if other != k and lprops[other]["port"]:
+                        self.rows.add_rel("HANDS_OFF", k, other, config=ckey)
+        return ckey
+
+
+def _vip_services(b: _Builder) -> None:
+    """Learn service VIPs from the dump itself: vhost domains that are IPs, and VIP listeners."""
+    svcs = b.rows.nodes.get("Service", {})
+    for v in b.rows.nodes.get("VirtualHost", {}).values():
+        fqdn, _, port = v["name"].rpartition(":")
+        if fqdn in svcs:
+            for d in v["domains"]:
+                host = d.rsplit(":", 1)[0] if d.count(":") == 1 else d
+                if _is_ip(host):
+                    b._service(fqdn, port=_int(port), vip=host)
+    chains = b.rows.nodes.get("FilterChain", {})
+    clusters = b.rows.nodes.get("Cluster", {})
+    for lk, lp in b.rows.nodes.get("Listener", {}).items():
+        addr = lp["address"]
+        if not _is_ip(addr) or addr in ("0.0.0.0", "::") or lp["direction"] == "INBOUND":
+            continue
+        for ck, cp in chains.items():
+            if not ck.startswith(lk + "/") or cp["terminal"] != "tcp":
+                continue
+            for cname, _w in orjson.loads(cp["tcp_clusters"]):
+                parts = parse_cluster_name(cname)
+                ckey = b.active_cluster_by_name.get(cname)
+                # Headless services get one listener per pod IP, to ORIGINAL_DST clusters (§2).
+                if ckey is None or clusters[ckey]["type"] == "ORIGINAL_DST":
+                    continue
+                if parts["fqdn"] in svcs and parts["port"] == lp["port"]:
+                    b._service(parts["fqdn"], port=parts["port"], vip=addr)
+
+
+def _is_ip(s: str) -> bool:
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
+
+
+def transform_dump(doc: Any, source: str, clusters_status: Any = None) -> DumpResult:
+    """One parsed config dump → rows. Raises :class:`DumpError` for anything that is not one."""
+    dump = normalize(doc)
+    if clusters_status is not None and not is_clusters_status(clusters_status):
+        raise DumpError("the companion .clusters.json is not /clusters?format=json output")
+    if clusters_status is not None and any(_has_upper(k) for k in _d(clusters_status)):
+        clusters_status = to_snake(clusters_status)
+    b = _Builder(dump, source, clusters_status)
+    b.clusters()
+    b.route_configs()
+    b.listeners()
+    boots = dump.get("BootstrapConfigDump")
+    bootstrap = _d(boots[0].get("bootstrap")) if boots else {}
+    fallback = os.path.basename(source)
+    for suffix in (".json", ".yaml", ".config_dump", "_config_dump"):
+        if fallback.endswith(suffix):
+            fallback = fallback[: -len(suffix)]
+    pod = pod_identity(bootstrap, fallback)
+    if not any(b.rows.nodes.get(k) for k in ("Listener", "RouteConfig", "Cluster")) and not dump.get(
+        "EndpointsConfigDump"
+    ):
+        raise DumpError("a config dump with no listeners, routes, clusters or endpoints")
+    ckey = b.finish(pod)
+    _vip_services(b)
+    b.rows.add_node("Pod", {
+        "id": pod.id,
+        "name": pod.name,
+        "namespace": pod.namespace,
+        "ip": pod.ips[0] if pod.ips else "",
+        "ips": pod.ips,
+        "labels": jdump(pod.labels),
+        "workload": pod.workload,
+        "app": pod.labels.get("app", ""),
+        "version": pod.labels.get("version", ""),
+        "proxy_type": pod.proxy_type,
+        "istio_version": pod.istio_version,
+        "node_name": pod.node_name,
+        "service_account": pod.service_account,
+        "cluster_domain": pod.cluster_domain,
+        "source": source,
+        "config": ckey,
+    })
+    b.rows.add_rel("USES_CONFIG", pod.id, ckey)
+    return DumpResult(rows=b.rows, pod_id=pod.id, summary=b.summary, api=dump.api, notes=b.notes)
+
+
+def transform_bytes(data: bytes, source: str, clusters_status: bytes | None = None) -> DumpResult:
+    """Bytes of one dump (and optionally of its ``/clusters?format=json``) → rows."""
+    doc = parse_json(data)
+    cs = parse_json(clusters_status) if clusters_status is not None else None
+    return transform_dump(doc, source, cs)

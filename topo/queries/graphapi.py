@@ -1,0 +1,171 @@
+"""The hops a question walks, on either backend.
+
+:class:`MeshGraph` is what the question modules (path, reach, blast) call. Each method
+is one anchored hop of the schema: ``listeners(config)`` follows ProxyConfig -HAS_LISTENER->,
+``route_config(chain, config)`` follows FilterChain -USES_ROUTE_CONFIG {config}->, and so
+on. :class:`NxGraph` answers from the networkx graph; ``topo.stores.neo4jgraph.CypherGraph``
+answers the same calls with parameterised Cypher. Both return plain property dicts with
+every schema property present, so the Envoy logic in :mod:`topo.queries.envoy` sees the
+same input on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import networkx as nx
+
+from topo.schema import SCHEMA
+
+Props = dict[str, Any]
+
+
+def complete(label: str, props: dict[str, Any]) -> Props:
+    """Every schema property present (Neo4j drops nulls); list props never None."""
+    nt = SCHEMA.node(label)
+    out = {}
+    for p in nt.props:
+        v = props.get(p.name)
+        if v is None and p.type.startswith("list"):
+            v = []
+        out[p.name] = v
+    return out
+
+
+class MeshGraph(Protocol):
+    backend: str
+
+    def pods(self) -> list[Props]: ...
+    def services(self) -> list[Props]: ...
+    def listeners(self, config: str) -> list[Props]: ...
+    def chains(self, listener_key: str) -> list[Props]: ...
+    def route_config(self, chain_key: str, config: str) -> Props | None: ...
+    def vhosts(self, rc_key: str) -> list[Props]: ...
+    def routes(self, vhost_key: str) -> list[Props]: ...
+    def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]: ...
+    def endpoints(self, cluster_key: str) -> list[Props]: ...
+    def endpoint_pods(self, endpoint_keys: Iterable[str]) -> dict[str, list[str]]: ...
+    def config_clusters(self, config: str) -> list[Props]: ...
+    def configs_using_clusters(self, cluster_keys: Iterable[str]) -> set[str]: ...
+    def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]: ...
+    def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = ()) -> list[Props]: ...
+    def find_clusters(self, *, names: Iterable[str] = (), fqdn: str = "") -> list[Props]: ...
+
+
+class NxGraph:
+    """The embedded backend's hops over a networkx MultiDiGraph (see topo.stores.nxstore)."""
+
+    backend = "networkx"
+
+    def __init__(self, g: nx.MultiDiGraph) -> None:
+        self.g = g
+
+    def _props(self, node: tuple[str, str]) -> Props:
+        d = self.g.nodes[node]
+        return complete(d["label"], d)
+
+    def _out(self, label: str, key: str, rel: str, config: str | None = None) -> list[tuple[Props, dict[str, Any]]]:
+        node = (label, key)
+        if node not in self.g:
+            return []
+        out = []
+        for _, v, data in self.g.out_edges(node, data=True):
+            if data["type"] == rel and (config is None or data.get("config") == config):
+                out.append((self._props(v), data))
+        return out
+
+    def pods(self) -> list[Props]:
+        return sorted((self._props(n) for n, d in self.g.nodes(data=True) if d["label"] == "Pod"), key=lambda p: p["id"])
+
+    def services(self) -> list[Props]:
+        return sorted((self._props(n) for n, d in self.g.nodes(data=True) if d["label"] == "Service"),
+                      key=lambda p: p["fqdn"])
+
+    def listeners(self, config: str) -> list[Props]:
+        return sorted((p for p, _ in self._out("ProxyConfig", config, "HAS_LISTENER")), key=lambda p: (p["name"], p["key"]))
+
+    def chains(self, listener_key: str) -> list[Props]:
+        return sorted((p for p, _ in self._out("Listener", listener_key, "HAS_CHAIN")), key=lambda p: p["index"])
+
+    def route_config(self, chain_key: str, config: str) -> Props | None:
+        hits = self._out("FilterChain", chain_key, "USES_ROUTE_CONFIG", config)
+        return hits[0][0] if hits else None
+
+    def vhosts(self, rc_key: str) -> list[Props]:
+        return sorted((p for p, _ in self._out("RouteConfig", rc_key, "HAS_VHOST")), key=lambda p: p["index"])
+
+    def routes(self, vhost_key: str) -> list[Props]:
+        return sorted((p for p, _ in self._out("VirtualHost", vhost_key, "HAS_ROUTE")), key=lambda p: p["index"])
+
+    def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]:
+        label = "Route" if rel == "ROUTES_TO" else "FilterChain"
+        return {p["name"]: p for p, _ in self._out(label, src_key, rel, config)}
+
+    def endpoints(self, cluster_key: str) -> list[Props]:
+        return sorted((p for p, _ in self._out("Cluster", cluster_key, "HAS_ENDPOINT")), key=lambda p: (p["address"], p["key"]))
+
+    def endpoint_pods(self, endpoint_keys: Iterable[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for k in endpoint_keys:
+            pods = sorted(p["id"] for p, _ in self._out("Endpoint", k, "ON_POD"))
+            if pods:
+                out[k] = pods
+        return out
+
+    def config_clusters(self, config: str) -> list[Props]:
+        return sorted((p for p, _ in self._out("ProxyConfig", config, "HAS_CLUSTER")), key=lambda p: (p["name"], p["key"]))
+
+    # ---- reverse traversals
+    def configs_using_clusters(self, cluster_keys: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        for k in cluster_keys:
+            node = ("Cluster", k)
+            if node in self.g:
+                for _u, _v, data in self.g.in_edges(node, data=True):
+                    if data["type"] in ("ROUTES_TO", "TCP_TO"):
+                        out.add(data["config"])
+        return out
+
+    def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        for k in endpoint_keys:
+            node = ("Endpoint", k)
+            if node in self.g:
+                for u, _v, data in self.g.in_edges(node, data=True):
+                    if data["type"] == "HAS_ENDPOINT":
+                        out.add(u[1])
+        return out
+
+    def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = ()) -> list[Props]:
+        ipset, podset = set(ips), set(pod_ids)
+        out = {}
+        for n, d in self.g.nodes(data=True):
+            if d["label"] == "Endpoint" and d.get("ip") in ipset:
+                out[d["key"]] = self._props(n)
+        for pid in podset:
+            node = ("Pod", pid)
+            if node in self.g:
+                for u, _v, data in self.g.in_edges(node, data=True):
+                    if data["type"] == "ON_POD":
+                        out[u[1]] = self._props(u)
+        return [out[k] for k in sorted(out)]
+
+    def find_clusters(self, *, names: Iterable[str] = (), fqdn: str = "") -> list[Props]:
+        nameset = set(names)
+        out = [self._props(n) for n, d in self.g.nodes(data=True)
+               if d["label"] == "Cluster" and (d.get("name") in nameset or (fqdn and d.get("fqdn") == fqdn))]
+        return sorted(out, key=lambda p: (p["name"], p["key"]))
+
+
+def open_graph(*, store: Any = None, snapshot: str | None = None, neo4j: str | None = None,
+               database: str = "neo4j") -> MeshGraph:
+    """The backend a query runs on: Neo4j when a Bolt URI is given, else the embedded snapshot."""
+    if neo4j:
+        from topo.stores.neo4jgraph import CypherGraph
+
+        return CypherGraph(neo4j, database=database)
+    from topo.stores.nxstore import build_graph
+    from topo.stores.snapshot import SnapshotStore
+
+    return NxGraph(build_graph(SnapshotStore(store).load(snapshot)))

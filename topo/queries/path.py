@@ -1,0 +1,70 @@
+"""``topo path SRC DST``: where one request from SRC to DST goes, and each endpoint's share.
+
+>>> # r = path(g, "integration", "publictest")
+>>> # [(c.name, c.fraction) for c in r.answers[0].clusters]
+>>> # [('outbound|9000|v1|publictest…', 0.9), ('outbound|9000|v2|publictest…', 0.1)]
+
+The walk is Envoy's (ENVOY-SEMANTICS.md §2–§9), done once per distinct proxy config among
+SRC's pods. Both backends answer through :class:`~topo.queries.graphapi.MeshGraph`: the
+networkx hops, or the Cypher hops in ``topo.stores.neo4jgraph``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from topo.queries.graphapi import MeshGraph
+from topo.queries.resolve import make_request, resolve_destination, resolve_source
+from topo.queries.walk import ClusterShare, DeadEnd, EndpointShare, Hop, Walker
+
+
+@dataclass
+class PathAnswer:
+    pods: list[str]
+    config: str
+    request: dict[str, object]
+    hops: list[Hop]
+    clusters: list[ClusterShare]
+    endpoints: list[EndpointShare]
+    dead_ends: list[DeadEnd]
+    outcome: str  # ok, partial (some requests die), dead_end (all do)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PathResult:
+    source: str
+    destination: str
+    answers: list[PathAnswer]
+
+    @property
+    def ok(self) -> bool:
+        return all(a.outcome == "ok" for a in self.answers)
+
+
+def path(g: MeshGraph, src: str, dst: str, *, namespace: str | None = None, port: int | None = None,
+         req_path: str | None = None, headers: dict[str, str] | None = None, method: str = "GET",
+         host: str | None = None, tcp: bool = False) -> PathResult:
+    answers = []
+    for grp in resolve_source(g, src, namespace):
+        d = resolve_destination(g, dst, grp, port=port, path=req_path)
+        req = make_request(d, host=host, method=method, headers=headers, tcp=tcp)
+        hops, split = Walker(g, grp.config).request(req)
+        eps = sorted((e for c in split.clusters for e in c.endpoints), key=lambda e: (-e.share, e.address, e.cluster))
+        dead = sorted(split.dead_ends, key=lambda x: (-x.share, x.flag, x.object))
+        delivered = sum(e.share for e in eps)
+        outcome = "ok" if not dead else ("dead_end" if delivered == 0 else "partial")
+        answers.append(PathAnswer(
+            pods=grp.pods,
+            config=grp.config,
+            request={"ip": req.ip, "port": req.port, "host": req.host, "path": req.path, "method": req.method,
+                     "headers": dict(sorted(req.headers.items())), "protocol": "http" if req.http else "tcp",
+                     "service": d.fqdn},
+            hops=hops,
+            clusters=split.clusters,
+            endpoints=eps,
+            dead_ends=dead,
+            outcome=outcome,
+            notes=d.notes,
+        ))
+    return PathResult(source=src, destination=dst, answers=answers)

@@ -1,0 +1,156 @@
+"""Turn what the user typed into pods (SRC) and a request (DST)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from topo.errors import TopoError
+from topo.queries.envoy import Request
+from topo.queries.graphapi import MeshGraph, Props
+
+
+@dataclass
+class SourceGroup:
+    """Pods that share one proxy config: one answer covers them all."""
+
+    config: str
+    pods: list[str]
+    namespace: str
+    cluster_domain: str = "cluster.local"
+
+
+def resolve_source(g: MeshGraph, src: str, namespace: str | None = None) -> list[SourceGroup]:
+    """SRC is ``ns/pod``, a pod name, a unique pod-name prefix, or a workload (WORKLOAD_NAME or app)."""
+    pods = g.pods()
+    if namespace:
+        pods = [p for p in pods if p["namespace"] == namespace]
+    if "/" in src:
+        chosen = [p for p in pods if p["id"] == src]
+    else:
+        chosen = [p for p in pods if p["name"] == src]
+        if not chosen:
+            chosen = [p for p in pods if p["workload"] == src] or [p for p in pods if p["app"] == src]
+        if not chosen:
+            pre = [p for p in pods if p["name"].startswith(src)]
+            workloads = {p["workload"] for p in pre}
+            if len(pre) == 1 or (pre and len(workloads) == 1):
+                chosen = pre
+            elif pre:
+                names = ", ".join(sorted(p["name"] for p in pre)[:5])
+                raise TopoError(f"source {src!r} is ambiguous: it prefixes {len(pre)} pods ({names}…)", 2)
+    if not chosen:
+        raise TopoError(f"no ingested pod or workload matches {src!r}" + (f" in namespace {namespace}" if namespace else ""), 2)
+    groups: dict[str, SourceGroup] = {}
+    for p in chosen:
+        grp = groups.setdefault(p["config"], SourceGroup(p["config"], [], p["namespace"], p["cluster_domain"] or "cluster.local"))
+        grp.pods.append(p["id"])
+    return sorted(groups.values(), key=lambda s: s.pods[0])
+
+
+@dataclass
+class Destination:
+    typed: str
+    host: str  # what the client puts in Host (without a default port)
+    fqdn: str  # service FQDN if known
+    ip: str | None
+    port: int
+    path: str
+    scheme: str
+    service: Props | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _is_ip(s: str) -> bool:
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _split_hostport(s: str) -> tuple[str, int | None]:
+    if s.startswith("["):
+        end = s.find("]")
+        host, rest = s[1:end], s[end + 1:]
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    if s.count(":") == 1:
+        h, p = s.split(":")
+        if p.isdigit():
+            return h, int(p)
+        raise TopoError(f"bad port in {s!r}", 2)
+    return s, None
+
+
+def resolve_destination(g: MeshGraph, dst: str, grp: SourceGroup, port: int | None = None,
+                        path: str | None = None) -> Destination:
+    """DST is a short name (resolved in SRC's namespace), an FQDN, a VIP, ``IP:PORT`` or a URL."""
+    scheme, upath = "http", "/"
+    raw = dst
+    if "://" in dst:
+        u = urlsplit(dst)
+        scheme = u.scheme or "http"
+        raw = u.netloc
+        upath = (u.path or "/") + (f"?{u.query}" if u.query else "")
+        if port is None and u.port is None and scheme in ("http", "https"):
+            port = 80 if scheme == "http" else 443
+    host, p = _split_hostport(raw)
+    if p is not None:
+        if port is not None and port != p:
+            raise TopoError(f"--port {port} contradicts the port in {dst!r}", 2)
+        port = p
+    services = g.services()
+    svc: Props | None = None
+    ip: str | None = None
+    fqdn = ""
+    if _is_ip(host):
+        ip = host
+        svc = next((s for s in services if host in (s["vips"] or [])), None)
+    else:
+        h = host.lower().rstrip(".")
+        domain = grp.cluster_domain
+        cands = [h]
+        parts = h.split(".")
+        if len(parts) == 1:
+            cands.insert(0, f"{h}.{grp.namespace}.svc.{domain}")
+        elif len(parts) == 2:
+            cands.insert(0, f"{h}.svc.{domain}")
+        elif len(parts) == 3 and parts[2] == "svc":
+            cands.insert(0, f"{h}.{domain}")
+        by_fqdn = {s["fqdn"]: s for s in services}
+        svc = next((by_fqdn[c] for c in cands if c in by_fqdn), None)
+        if svc is None:
+            raise TopoError(f"unknown destination {host!r}: no service {cands[0]} in the graph "
+                            f"(give an IP:PORT, or ingest services.json)", 2)
+    if svc is not None:
+        fqdn = svc["fqdn"]
+        vips = [v for v in svc["vips"] or [] if _is_ip(v)]
+        if ip is None and vips:
+            ip = vips[0]
+        if port is None:
+            ports = sorted(set(svc["ports"] or []))
+            if len(ports) == 1:
+                port = ports[0]
+            else:
+                raise TopoError(f"{fqdn} has ports {', '.join(map(str, ports)) or 'unknown'}: pick one with --port", 2)
+    if port is None:
+        raise TopoError(f"no port for {dst!r}: give --port or IP:PORT", 2)
+    d = Destination(typed=dst, host=host, fqdn=fqdn, ip=ip, port=port, path=path or upath, scheme=scheme, service=svc)
+    if svc is not None and ip is None:
+        d.notes.append(f"{fqdn} has no VIP (headless or external): matched by port only")
+    return d
+
+
+def make_request(d: Destination, *, host: str | None = None, method: str = "GET",
+                 headers: dict[str, str] | None = None, tcp: bool = False) -> Request:
+    """The Host a client sends for the DST typed: ``name:port``, without the default port (§5)."""
+    default_port = 443 if d.scheme == "https" else 80
+    if host is None:
+        h = d.host if d.port == default_port else f"{d.host}:{d.port}"
+        if ":" in d.host and not d.host.startswith("["):  # IPv6 literal
+            h = f"[{d.host}]" if d.port == default_port else f"[{d.host}]:{d.port}"
+    else:
+        h = host
+    return Request(ip=d.ip, port=d.port, host=h, path=d.path, method=method.upper(),
+                   headers={k.lower(): v for k, v in (headers or {}).items()}, http=not tcp, scheme=d.scheme)

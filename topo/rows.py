@@ -1,0 +1,111 @@
+"""Rows: the backend-neutral form of graph data that ingest produces and stores load.
+
+Nodes are keyed per label by their schema key; relationships by (src, dst, *identity).
+Adding the same node twice keeps one row; that is how content-addressed resources dedup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from topo.schema import SCHEMA
+
+RelKey = tuple[str, str, str]  # src key, dst key, identity ("" when the type has none)
+
+# Properties that hold lists to be unioned when the same node comes from several dumps.
+_UNION = {("Service", "vips"), ("Service", "ports")}
+
+
+def content_key(*parts: Any) -> str:
+    """A short, stable hash of JSON-able parts (sorted keys)."""
+    h = hashlib.blake2b(digest_size=12)
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else orjson.dumps(p, option=orjson.OPT_SORT_KEYS))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def jdump(value: Any) -> str:
+    """Serialise a structured property as JSON text, keys sorted (stable across runs)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+@dataclass
+class Rows:
+    nodes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    rels: dict[str, dict[RelKey, dict[str, Any]]] = field(default_factory=dict)
+
+    def add_node(self, label: str, props: dict[str, Any]) -> str:
+        nt = SCHEMA.node(label)
+        key = props[nt.key]
+        bucket = self.nodes.setdefault(label, {})
+        old = bucket.get(key)
+        if old is None:
+            bucket[key] = props
+        elif old is not props:
+            for k, v in props.items():
+                if (label, k) in _UNION and isinstance(v, list):
+                    merged = sorted(set(old.get(k) or []) | set(v))
+                    old[k] = merged
+                elif v is not None and v != "" and v != []:
+                    old[k] = v
+                elif k not in old:
+                    old[k] = v
+        return key
+
+    def add_rel(self, type_: str, src: str, dst: str, **props: Any) -> None:
+        rt = SCHEMA.rel(type_)
+        ident = "|".join(str(props.get(i, "")) for i in rt.identity)
+        bucket = self.rels.setdefault(type_, {})
+        k = (src, dst, ident)
+        if k in bucket and "weight" in props:
+            # two weighted entries naming one cluster add up (Envoy walks both intervals)
+            bucket[k]["weight"] = bucket[k].get("weight", 0) + props["weight"]
+        else:
+            bucket[k] = props
+
+    def merge(self, other: Rows) -> None:
+        for label, bucket in other.nodes.items():
+            for props in bucket.values():
+                self.add_node(label, props)
+        for type_, rb in other.rels.items():
+            mine = self.rels.setdefault(type_, {})
+            for k, props in rb.items():
+                if k not in mine:
+                    mine[k] = props
+
+    def count(self) -> tuple[int, int]:
+        return (
+            sum(len(b) for b in self.nodes.values()),
+            sum(len(b) for b in self.rels.values()),
+        )
+
+    def node_rows(self, label: str) -> list[dict[str, Any]]:
+        """Rows of one label with every schema property present (None when unknown), sorted by key."""
+        nt = SCHEMA.node(label)
+        names = nt.prop_names
+        return [
+            {n: props.get(n) for n in names}
+            for _, props in sorted(self.nodes.get(label, {}).items())
+        ]
+
+    def rel_rows(self, type_: str) -> list[dict[str, Any]]:
+        rt = SCHEMA.rel(type_)
+        out = []
+        for (src, dst, _ident), props in sorted(self.rels.get(type_, {}).items()):
+            row: dict[str, Any] = {"src": src, "dst": dst}
+            for n in rt.prop_names:
+                row[n] = props.get(n)
+            out.append(row)
+        return out
+
+    def iter_all(self) -> Iterator[tuple[str, str, Iterable[dict[str, Any]]]]:
+        for nt in SCHEMA.nodes:
+            yield "node", nt.label, self.node_rows(nt.label)
+        for rt in SCHEMA.rels:
+            yield "rel", rt.type, self.rel_rows(rt.type)

@@ -1,0 +1,350 @@
+"""The graph schema, declared once.
+
+Every node label, its key, its properties and every relationship type live here.
+From this one declaration topo generates:
+
+* the networkx loader (:mod:`topo.stores.nxstore`),
+* the Neo4j ``UNWIND $rows … MERGE`` statements and constraints (:mod:`topo.stores.cypher`),
+* ``docs/schema.md`` (``python -m topo.schema``).
+
+Property values are always Neo4j-storable: str, int, float, bool, None or a list
+of one of those.  Structured values (a route's match, a pod's labels) are
+stored as JSON text (type ``json``) and decoded by :func:`topo.graph.jload`.
+
+Resource nodes are *content-addressed*: a listener's key is a hash of its
+JSON, so two pods with the same listener share one node.  A proxy's set of
+resources is itself addressed (``ProxyConfig``), and relationships that Envoy
+resolves *by name* (an RDS name, a route's cluster name, the virtualOutbound
+hand-off) depend on which resources sit beside each other, so they carry the
+``config`` key of the ProxyConfig they hold in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROP_TYPES = ("str", "int", "float", "bool", "json", "list[str]", "list[int]")
+
+
+@dataclass(frozen=True)
+class Prop:
+    name: str
+    type: str
+    doc: str
+    # Heavy properties (raw resources) are kept apart in the embedded snapshot and read
+    # only by the commands that print them (``topo show -o json``).
+    heavy: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in PROP_TYPES:
+            raise ValueError(f"unknown property type {self.type!r} for {self.name}")
+
+
+@dataclass(frozen=True)
+class NodeType:
+    label: str
+    key: str
+    doc: str
+    props: tuple[Prop, ...] = ()
+
+    @property
+    def prop_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.props)
+
+
+@dataclass(frozen=True)
+class RelType:
+    type: str
+    src: str
+    dst: str
+    doc: str
+    props: tuple[Prop, ...] = ()
+    # Properties that tell parallel relationships apart (part of the MERGE pattern).
+    identity: tuple[str, ...] = ()
+
+    @property
+    def prop_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.props)
+
+
+@dataclass(frozen=True)
+class Schema:
+    nodes: tuple[NodeType, ...]
+    rels: tuple[RelType, ...]
+    _by_label: dict[str, NodeType] = field(default_factory=dict, compare=False, repr=False)
+
+    def node(self, label: str) -> NodeType:
+        if not self._by_label:
+            self._by_label.update({n.label: n for n in self.nodes})
+        return self._by_label[label]
+
+    def rel(self, type_: str) -> RelType:
+        for r in self.rels:
+            if r.type == type_:
+                return r
+        raise KeyError(type_)
+
+
+def P(name: str, type_: str, doc: str) -> Prop:
+    return Prop(name, type_, doc)
+
+
+RAW = Prop("raw", "json", "the resource as dumped, with secrets removed", heavy=True)
+
+
+CONFIG = P("config", "str", "key of the ProxyConfig in which this by-name reference resolves")
+
+SCHEMA = Schema(
+    nodes=(
+        NodeType(
+            "Pod",
+            "id",
+            "One proxy (sidecar or gateway): one config dump.",
+            (
+                P("id", "str", "`namespace/name`"),
+                P("name", "str", "pod name"),
+                P("namespace", "str", "namespace"),
+                P("ip", "str", "first instance IP"),
+                P("ips", "list[str]", "every instance IP"),
+                P("labels", "json", "pod labels"),
+                P("workload", "str", "WORKLOAD_NAME, else owner, else app label"),
+                P("app", "str", "`app` label"),
+                P("version", "str", "`version` label"),
+                P("proxy_type", "str", "sidecar, router (gateway) or unknown"),
+                P("istio_version", "str", "ISTIO_VERSION from the bootstrap"),
+                P("node_name", "str", "Kubernetes node"),
+                P("service_account", "str", "service account"),
+                P("cluster_domain", "str", "DNS domain from the node id, e.g. cluster.local"),
+                P("source", "str", "file or kubectl source it came from"),
+                P("config", "str", "key of its ProxyConfig"),
+            ),
+        ),
+        NodeType(
+            "ProxyConfig",
+            "key",
+            "A distinct set of resources; pods with identical config share one.",
+            (
+                P("key", "str", "hash of the sorted resource keys"),
+                P("listeners", "int", "listener count"),
+                P("route_configs", "int", "route config count"),
+                P("clusters", "int", "cluster count"),
+                P("endpoints", "int", "lb endpoint count"),
+            ),
+        ),
+        NodeType(
+            "Listener",
+            "key",
+            "An Envoy listener (static or dynamic, any state).",
+            (
+                P("key", "str", "content hash"),
+                P("name", "str", "listener name, e.g. `0.0.0.0_9080`"),
+                P("address", "str", "socket address"),
+                P("port", "int", "port value"),
+                P("bind_to_port", "bool", "false for Istio's per-port outbound listeners"),
+                P("use_original_dst", "bool", "true on virtualOutbound"),
+                P("direction", "str", "traffic_direction: OUTBOUND, INBOUND or empty"),
+                P("state", "str", "static, active, warming, draining or error"),
+                P("error", "str", "error_state details, if any"),
+                P("listener_filters", "list[str]", "listener filter names"),
+                P("has_matcher", "bool", "uses filter_chain_matcher (waypoints)"),
+                P("matcher", "json", "filter_chain_matcher, if any"),
+                RAW,
+            ),
+        ),
+        NodeType(
+            "FilterChain",
+            "key",
+            "A filter chain of a listener, with its match and terminal filter.",
+            (
+                P("key", "str", "listener key + index"),
+                P("name", "str", "chain name"),
+                P("index", "int", "position; -1 for default_filter_chain"),
+                P("is_default", "bool", "is the listener's default_filter_chain"),
+                P("destination_port", "int", "filter_chain_match.destination_port"),
+                P("prefix_ranges", "list[str]", "destination CIDRs"),
+                P("server_names", "list[str]", "SNI names"),
+                P("transport_protocol", "str", "raw_buffer, tls or empty"),
+                P("application_protocols", "list[str]", "ALPN"),
+                P("source_match", "json", "source_* match fields (unused by Istio)"),
+                P("terminal", "str", "http, tcp or other"),
+                P("rds_name", "str", "RDS route_config_name (http)"),
+                P("inline_route", "str", "name of an inline route_config (http)"),
+                P("tcp_clusters", "json", "tcp_proxy [[cluster, weight], …]"),
+                P("istio_config", "str", "metadata istio.config"),
+            ),
+        ),
+        NodeType(
+            "RouteConfig",
+            "key",
+            "An HTTP route configuration (RDS or inline).",
+            (
+                P("key", "str", "content hash"),
+                P("name", "str", "route config name"),
+                P("state", "str", "static, active or error"),
+                P("error", "str", "error_state details"),
+                P("inline", "bool", "inline in an HCM"),
+                P("ignore_port_in_host_matching", "bool", "strip :port from Host first"),
+                P("validate_clusters", "bool", "validate_clusters"),
+                RAW,
+            ),
+        ),
+        NodeType(
+            "VirtualHost",
+            "key",
+            "A virtual host in a route config.",
+            (
+                P("key", "str", "route config key + index"),
+                P("name", "str", "vhost name"),
+                P("index", "int", "position"),
+                P("domains", "list[str]", "domains"),
+            ),
+        ),
+        NodeType(
+            "Route",
+            "key",
+            "A route in a virtual host, with its match and action.",
+            (
+                P("key", "str", "vhost key + index"),
+                P("name", "str", "route name"),
+                P("index", "int", "position"),
+                P("match", "json", "the RouteMatch"),
+                P("match_text", "str", "istioctl-style match summary, e.g. `/*`"),
+                P("action", "str", "route, redirect, direct_response, filter_action or non_forwarding"),
+                P("clusters", "json", "[[cluster name, weight], …] of the action"),
+                P("cluster_header", "str", "cluster_header, if the cluster comes from a header"),
+                P("direct_status", "int", "direct_response status"),
+                P("mirrors", "list[str]", "request mirror clusters"),
+                P("istio_config", "str", "metadata istio.config (VirtualService path)"),
+            ),
+        ),
+        NodeType(
+            "Cluster",
+            "key",
+            "An Envoy cluster with its load assignment.",
+            (
+                P("key", "str", "hash of the cluster and its endpoints"),
+                P("name", "str", "cluster name"),
+                P("type", "str", "STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST or an extension"),
+                P("lb_policy", "str", "load-balancing policy"),
+                P("state", "str", "static, active, warming or error"),
+                P("error", "str", "error_state details"),
+                P("direction", "str", "Istio name part: outbound / inbound / inbound-vip"),
+                P("port", "int", "Istio name part: port"),
+                P("subset", "str", "Istio name part: subset"),
+                P("fqdn", "str", "Istio name part: service FQDN"),
+                P("eds_service_name", "str", "eds_cluster_config.service_name"),
+                P("panic_threshold", "float", "healthy_panic_threshold (absent: 50)"),
+                P("locality_weighted", "bool", "locality_weighted_lb_config set"),
+                P("weighted_priority_health", "bool", "weighted_priority_health set"),
+                P("overprovisioning_factor", "int", "from the load assignment (default 140)"),
+                P("has_endpoints_info", "bool", "an endpoint source covered this cluster"),
+                P("istio_config", "str", "metadata istio.config (DestinationRule path)"),
+                RAW,
+            ),
+        ),
+        NodeType(
+            "Endpoint",
+            "key",
+            "An lb_endpoint as one cluster sees it.",
+            (
+                P("key", "str", "hash of the fields below"),
+                P("address", "str", "`IP:port`, or a pipe/internal name"),
+                P("ip", "str", "IP"),
+                P("port", "int", "port"),
+                P("health", "str", "HEALTHY, UNHEALTHY, DEGRADED, DRAINING, TIMEOUT or UNKNOWN"),
+                P("weight", "int", "load_balancing_weight (default 1)"),
+                P("priority", "int", "priority of its locality group"),
+                P("locality", "str", "region/zone/sub_zone"),
+                P("locality_weight", "int", "locality load_balancing_weight"),
+                P("hostname", "str", "hostname"),
+            ),
+        ),
+        NodeType(
+            "Service",
+            "fqdn",
+            "A service host: a Kubernetes Service or a ServiceEntry host.",
+            (
+                P("fqdn", "str", "host name"),
+                P("name", "str", "short name"),
+                P("namespace", "str", "namespace, if a Kubernetes service"),
+                P("vips", "list[str]", "cluster IPs"),
+                P("ports", "list[int]", "ports"),
+                P("headless", "bool", "clusterIP None"),
+                P("kind", "str", "kubernetes or external"),
+            ),
+        ),
+    ),
+    rels=(
+        RelType("USES_CONFIG", "Pod", "ProxyConfig", "The pod's proxy runs this config."),
+        RelType("HAS_LISTENER", "ProxyConfig", "Listener", "Listener in the config."),
+        RelType("HAS_ROUTE_CONFIG", "ProxyConfig", "RouteConfig", "Route config in the config."),
+        RelType("HAS_CLUSTER", "ProxyConfig", "Cluster", "Cluster in the config."),
+        RelType("HAS_CHAIN", "Listener", "FilterChain", "Filter chain of the listener."),
+        RelType(
+            "HANDS_OFF",
+            "Listener",
+            "Listener",
+            "virtualOutbound hands a connection to the listener of its original destination.",
+            (CONFIG,),
+            ("config",),
+        ),
+        RelType(
+            "USES_ROUTE_CONFIG",
+            "FilterChain",
+            "RouteConfig",
+            "The chain's HCM takes its routes from this config (RDS name or inline).",
+            (CONFIG,),
+            ("config",),
+        ),
+        RelType(
+            "TCP_TO",
+            "FilterChain",
+            "Cluster",
+            "tcp_proxy sends connections to this cluster.",
+            (CONFIG, P("weight", "int", "weighted_clusters weight (1 for a single cluster)")),
+            ("config",),
+        ),
+        RelType("HAS_VHOST", "RouteConfig", "VirtualHost", "Virtual host of the route config."),
+        RelType("HAS_ROUTE", "VirtualHost", "Route", "Route of the virtual host."),
+        RelType(
+            "ROUTES_TO",
+            "Route",
+            "Cluster",
+            "The route's action sends requests to this cluster.",
+            (CONFIG, P("weight", "int", "weighted_clusters weight (1 for a single cluster)")),
+            ("config",),
+        ),
+        RelType("HAS_ENDPOINT", "Cluster", "Endpoint", "Endpoint in the cluster's load assignment."),
+        RelType("FOR_SERVICE", "Cluster", "Service", "The cluster serves this service host."),
+        RelType("ON_POD", "Endpoint", "Pod", "The endpoint's IP belongs to this ingested pod."),
+    ),
+)
+
+
+def markdown() -> str:
+    """Render the schema as Markdown (``docs/schema.md``)."""
+    out = [
+        "# topo graph schema",
+        "",
+        "Generated from `topo/schema.py` by `python -m topo.schema > docs/schema.md`. Do not edit by hand.",
+        "",
+        "Values of type `json` are JSON text. Relationships marked with `config` hold only inside",
+        "the ProxyConfig whose key they carry: Envoy resolves those references by name.",
+        "",
+        "## Nodes",
+        "",
+    ]
+    for n in SCHEMA.nodes:
+        out += [f"### `{n.label}` (key `{n.key}`)", "", n.doc, "", "| property | type | meaning |", "|---|---|---|"]
+        out += [f"| `{p.name}` | {p.type}{' (heavy)' if p.heavy else ''} | {p.doc} |" for p in n.props]
+        out.append("")
+    out += ["## Relationships", "", "| type | from | to | properties | meaning |", "|---|---|---|---|---|"]
+    for r in SCHEMA.rels:
+        props = ", ".join(f"`{p.name}` ({p.type})" for p in r.props) or "–"
+        out.append(f"| `{r.type}` | {r.src} | {r.dst} | {props} | {r.doc} |")
+    out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown(), end="")
