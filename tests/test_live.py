@@ -147,7 +147,7 @@ def test_live_ingest_reads_every_sidecar(fake: Fake) -> None:
     assert calls[0] == ["get", "pods", "-o", "json", "-n", NS]
     assert calls[1] == ["get", "svc", "-o", "json", "-n", NS]
     assert sorted(calls[2:]) == sorted(["exec", n, "-n", NS, "-c", "istio-proxy", *DUMP_ARGS] for n in names)
-    assert SnapshotStore(fake.store).load().meta["source"] == f"kubectl:(current context)/{NS}"
+    assert SnapshotStore(fake.store).load().meta["origin"] == f"kubectl:(current context)/{NS}"
 
 
 def test_same_graph_as_the_recorded_files(fake: Fake, tmp_path: Path) -> None:
@@ -271,6 +271,15 @@ def test_nothing_readable_keeps_the_store(fake: Fake) -> None:
     assert st.current_name() == "good"
     assert sorted(f.name for f in st.snapdir.iterdir()) == ["good.heavy", "good.json"]
     assert (fake.store / "snapshots" / "good.json").read_bytes() == before
+
+
+def test_no_pods_is_one_line(fake: Fake) -> None:
+    r = topo("ingest", "-n", "empty-ns", "--store", str(fake.store))
+    assert r.exit_code == 1
+    assert stderr_lines(r) == ["topo: no pods in namespace empty-ns (kubectl:(current context)/empty-ns)"]
+    r = topo("collect", "-n", NS, "-l", "app=nothing", "--out", str(fake.tmp / "out"))
+    assert r.exit_code == 1
+    assert stderr_lines(r) == [f"topo: no pods in namespace {NS} match -l 'app=nothing' (kubectl:(current context)/{NS})"]
 
 
 def test_unreachable_cluster_is_one_line(fake: Fake) -> None:
@@ -422,7 +431,7 @@ def test_bug_report_layout(recorded: Path, tmp_path: Path) -> None:
     istiod's debug endpoints go to bug-report/istio/<ns>/<pod>/debug/..., the rest to cluster/ and analyze/.
     """
     root = tmp_path / "bug-report"
-    names = [n for n in _pod_names(recorded)]
+    names = _pod_names(recorded)
     for i, n in enumerate(names):
         d = root / "proxies" / NS / n
         d.mkdir(parents=True)
@@ -463,7 +472,7 @@ def test_strip_status_line() -> None:
     assert kubectl.strip_status_line(body) == body
     assert kubectl.strip_status_line(b"200\n" + body) == body
     assert kubectl.strip_status_line(b"HTTP/1.1 200 OK\r\n\r\n" + body) == body
-    assert kubectl.strip_status_line(b"  \n" + body) == body
+    assert kubectl.strip_status_line(b"  \n" + body) == b"  \n" + body  # JSON already
     assert kubectl.strip_status_line(b"no healthy upstream") == b"no healthy upstream"
     assert kubectl.strip_status_line(b"x" * 500 + b"\n" + body).startswith(b"xxx")  # not a status line
 
@@ -472,10 +481,10 @@ def test_check_dump() -> None:
     assert kubectl.check_dump(b'{"configs": []}\n') is None
     assert kubectl.check_dump(b"") == "empty output"
     assert kubectl.check_dump(b'{"configs": [') is not None and "truncated" in str(kubectl.check_dump(b'{"c": ['))
-    assert kubectl.check_dump(b'{"a": {"b": 1}') is not None
-    assert kubectl.check_dump(b'{"a": {}, "b": {}', parse=True) is not None
-    assert kubectl.check_dump(b'{"a": 1}, {}}', parse=True) is not None
-    assert kubectl.check_dump(b'{"a": 1}, {}}') is None  # the cheap check; the transform refuses it later
+    # cut just after an inner '}': the cheap check passes it (the transform refuses it later);
+    # with parse=True (topo collect) it is caught
+    assert kubectl.check_dump(b'{"a": {"b": 1}') is None
+    assert str(kubectl.check_dump(b'{"a": {"b": 1}', parse=True)).startswith("invalid or truncated JSON")
 
 
 def test_argv_lists() -> None:
@@ -538,7 +547,7 @@ def test_progress_bar_counts(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.mark.parametrize("argv, message", [
     (["exec", "p", "-n", NS, "-c", "istio-proxy", "pilot-agent", "request", "GET", "x"], "is not supported anymore"),
-    (["exec", "p", "-n", NS, "-c", "istio-proxy", "--", "pilot-agent request GET config_dump?include_eds=true"],
+    (["exec", "POD", "-n", NS, "-c", "istio-proxy", "--", "pilot-agent request GET config_dump?include_eds=true"],
      "executable file not found"),
     (["exec", "-n", NS, "-c", "istio-proxy", "--", "pilot-agent"], "pod, type/name or --filename must be specified"),
     (["exec", "p", "-n", NS, "-c", "istio-proxy", "--"], "at least one command"),
@@ -551,9 +560,15 @@ def test_progress_bar_counts(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> Non
     (["get", "pods", "-o", "json", "-n", NS, "--bogus"], "unknown flag: --bogus"),
     (["-o", "json", "get", "pods", "-n", NS], "unknown shorthand flag: 'o' in -o"),
     (["get", "pods", "-o", "json", "-n"], "flag needs an argument"),
+    (["exec", "POD", "-n", NS, "-c", "istio-proxy", "--", "pilot-agent", "request", "GET", "config_dump"],
+     "expected command"),
+    (["exec", "POD", "-n", NS, "-c", "istio-proxy", "-it", "--", *DUMP_ARGS[1:]], "-i/-t"),
+    (["exec", "POD", "-n", NS, "-c", "app", "--", *DUMP_ARGS[1:]], "is not valid for pod"),
     (["logs", "p"], "not one topo should use"),
 ])
 def test_fake_kubectl_rejects_drift(fake: Fake, argv: list[str], message: str) -> None:
+    pod = _pod_names(fake.bundle)[0]
+    argv = [pod if a == "POD" else a for a in argv]
     p = subprocess.run([str(FAKEKUBE / "kubectl"), *argv], capture_output=True, text=True, check=False)
     assert p.returncode != 0 and message in p.stderr, p.stderr
     assert p.stdout == ""
@@ -570,3 +585,13 @@ def test_fake_kubectl_accepts_kubectl_spellings(fake: Fake, argv: list[str]) -> 
     p = subprocess.run([str(FAKEKUBE / "kubectl"), *argv], capture_output=True, check=False)
     assert p.returncode == 0, p.stderr
     assert orjson.loads(p.stdout)["items"]
+
+
+def test_fake_kubectl_exec_spellings(fake: Fake) -> None:
+    pod = _pod_names(fake.bundle)[0]
+    want = (fake.bundle / f"{pod}.json").read_bytes()
+    for argv in (["exec", pod, "-n", NS, "-c", "istio-proxy", *DUMP_ARGS],
+                 ["--context=fake", "exec", f"--namespace={NS}", "--container=istio-proxy", pod, *DUMP_ARGS],
+                 ["exec", pod, f"-n={NS}", "-cistio-proxy", "-q", *DUMP_ARGS]):
+        p = subprocess.run([str(FAKEKUBE / "kubectl"), *argv], capture_output=True, check=False)
+        assert p.returncode == 0 and p.stdout == want, p.stderr

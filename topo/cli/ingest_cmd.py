@@ -56,7 +56,7 @@ def ingest(
         loader = open_loader(store=store, neo4j=neo4j, database=database, name=name, namespace=namespace)
         with live_cmd.progress_bar() as bar:
             bundle = live_cmd.live_bundle(target, concurrency=concurrency, timeout=timeout, bar=bar)
-            res = pipeline.run(bundle, loader, meta={"source": target.describe()})
+            res = pipeline.run(bundle, loader)
     summary = pipeline.summary_dict(res)
     summary["store"] = loader.describe()
     emit(summary, output, lambda c: _table(c, summary))

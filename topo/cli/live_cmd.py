@@ -111,7 +111,7 @@ def collect(
         "source": target.describe(),
         "pods_written": len(res.written),
         "bytes": sum(n for _, _, n in res.written),
-        "files": [rel for _, rel, _ in res.written],
+        "files": [rel for _, rel, _ in res.written] + ["pods.json"] + (["services.json"] if res.services else []),
         "failed": [{"source": s, "reason": r} for s, r in res.refused],
     }
     emit(summary, output, lambda c: _table(c, summary))
@@ -123,10 +123,11 @@ def collect(
 def _table(console: Any, s: dict[str, Any]) -> None:
     from rich.filesize import decimal
 
+    lists = " and ".join(f for f in ("pods.json", "services.json") if f in s["files"])
     if not s["pods_written"]:
-        console.print(f"No sidecar could be read from {s['source']}; {s['out']} holds only pods.json/services.json.")
+        console.print(f"No sidecar could be read from {s['source']}; {s['out']} holds only {lists}.")
     else:
         console.print(f"Wrote {s['pods_written']} sidecar dumps ({decimal(s['bytes'])}) from {s['source']} "
-                      f"to {s['out']}, with pods.json and services.json")
+                      f"to {s['out']}, with {lists}")
     if s["failed"]:
         console.print(f"{len(s['failed'])} failed (listed on stderr)")

@@ -363,6 +363,10 @@ def plan(t: Target, *, timeout: float = DEFAULT_TIMEOUT) -> Plan:
     kubectl = find_kubectl()
     pods_json = kubectl_get(kubectl, t, "pods", timeout)
     pods, refused = select_pods(pods_json)
+    if not pods and not refused:
+        where = "in any namespace" if t.all_namespaces else f"in namespace {t.namespace}"
+        raise TopoError(f"no pods {where}" + (f" match -l {t.selector!r}" if t.selector else "")
+                        + f" ({t.describe()})")
     services_json: bytes | None
     try:
         services_json = kubectl_get(kubectl, t, "svc", timeout)
@@ -411,6 +415,7 @@ class CollectResult:
     out: str
     written: list[tuple[str, str, int]] = field(default_factory=list)  # (source, relative path, bytes)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    services: bool = False  # services.json written
 
     @property
     def exit_code(self) -> int:
@@ -463,6 +468,7 @@ def collect(t: Target, out: Path, *, concurrency: int = DEFAULT_CONCURRENCY, tim
     _write_atomic(out / PODS, p.pods_json)
     if p.services_json is not None:
         _write_atomic(out / SERVICES, p.services_json)
+        res.services = True
     for f in fetch_all(p.kubectl, t, p.pods, concurrency=concurrency, timeout=timeout, parse=True,
                        progress=progress):
         if f.data is None:

@@ -521,7 +521,10 @@ class Renderer:
         return {"listener": {"@type": T_LISTENER, **lst}, "last_updated": self._boot_fixed(f"sl:{i}")}
 
     def _static_route_entry(self, rc: dict) -> dict:
-        return {"route_config": rc, "last_updated": self._boot_fixed("sr:" + rc.get("name", str(rc)))}
+        # bootstrap listeners' inline routes load at start-up; virtualInbound's arrive with the LDS push
+        name = rc.get("name")
+        upd = self.clock.updated("sr:" + name) if name else self._boot_fixed("sr:" + str(rc))
+        return {"route_config": rc, "last_updated": upd}
 
     def _boot_fixed(self, key: str) -> str:
         # static resources: the same for every pod (so pods of a workload stay identical outside the bootstrap)
