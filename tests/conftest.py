@@ -10,6 +10,15 @@ ROOT = Path(__file__).resolve().parent.parent
 REALDUMPS = ROOT.parent / "shared" / "realdumps"
 EXAMPLE = ROOT / "examples" / "istio-demo"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# `make test` exports the test server's URI; read it once, then hide it from the commands
+# under test, which would otherwise pick the Neo4j backend up from the environment.
+NEO4J_URI = os.environ.get("NEO4J_URI", "")
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("NEO4J_URI", "TOPO_STORE", "NEO4J_DATABASE"):
+        monkeypatch.delenv(var, raising=False)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -49,9 +58,8 @@ def demo_graph(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def neo4j_uri() -> str:
-    uri = os.environ.get("NEO4J_URI", "")
-    need(bool(uri), "NEO4J_URI is not set: `make test` starts a Neo4j (needs Java 17 and Maven)")
-    return uri
+    need(bool(NEO4J_URI), "NEO4J_URI is not set: `make test` starts a Neo4j (needs Java 17 and Maven)")
+    return NEO4J_URI
 
 
 @pytest.fixture

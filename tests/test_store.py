@@ -150,3 +150,24 @@ def test_sigkill_at_random_points(tmp_path):
             assert (st.snapdir / "before.json").read_bytes() == before
         else:
             assert len(snap.nodes["Pod"]) == 200
+
+
+def test_resource_cache_gives_the_same_rows_as_no_cache(tmp_path):
+    """The ingest-wide resource cache skips rebuilding rows; the merged result must not change."""
+    from topo.ingest.transform import transform_bytes
+    from topo.rows import Rows
+
+    d = tmp_path / "m"
+    subprocess.run([sys.executable, "-m", "topo.meshgen", "random", "--services", "8", "--pods", "12",
+                    "--seed", "5", "--out", str(d)], check=True, capture_output=True)
+    cached = pipeline.transform_all(sources.from_path(d)).rows
+    plain = Rows()
+    for raw in sources.from_path(d).dumps:
+        plain.merge(transform_bytes(raw.data, raw.source, raw.clusters).rows)
+    pipeline.link(plain)
+    b = sources.from_path(d)
+    res = pipeline.IngestResult(rows=plain)
+    pipeline.enrich(res, b.pods_json, b.services_json)
+    pipeline.link(plain)
+    assert cached.nodes == plain.nodes
+    assert cached.rels == plain.rels

@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from topo.ingest.dump import Dump, DumpError, is_clusters_status, normalize, parse_json, to_snake
 from topo.rows import Rows, content_key, jdump
 
@@ -309,8 +307,21 @@ def match_text(match: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- the transform
+Effect = tuple[Any, ...]
+
+
 class _Builder:
-    def __init__(self, dump: Dump, source: str, clusters_status: Any) -> None:
+    """Builds one dump's rows. With a shared ``cache`` (one per ingest), a resource already
+    built from an earlier dump is not built again: only its by-name effects (names, keys,
+    references) are replayed, since its rows are in the ingest's result already."""
+
+    def __init__(self, dump: Dump, source: str, clusters_status: Any,
+                 cache: dict[str, list[Effect]] | None = None) -> None:
+        self.cache = cache
+        self.new_cache: dict[str, list[Effect]] = {}  # committed to `cache` only if the dump succeeds
+        self._recording: list[Effect] | None = None
+        self.listener_info: dict[str, tuple[bool, int]] = {}
+        self.cluster_type: dict[str, str] = {}
         self.dump = dump
         self.source = source
         self.rows = Rows()
@@ -324,6 +335,63 @@ class _Builder:
         self.rc_by_name: dict[str, str] = {}
         self.active_cluster_by_name: dict[str, str] = {}
         self.active_listeners: list[str] = []
+
+    # ---- by-name effects, recorded for the cache
+    def _effect(self, *e: Any) -> None:
+        if self._recording is not None:
+            self._recording.append(e)
+        self._apply(e)
+
+    def _apply(self, e: Effect) -> None:
+        op = e[0]
+        if op == "edge":
+            self.config_edges.append((e[1], e[2], e[3], e[4]))
+        elif op == "listener":
+            _, key, state, odst, port = e
+            self.listener_keys.append(key)
+            self.listener_info[key] = (odst, port)
+            if state in ("static", "active"):
+                self.active_listeners.append(key)
+        elif op == "rc":
+            _, key, name, state = e
+            if key not in self.rc_keys:
+                self.rc_keys.append(key)
+            if name and (name not in self.rc_by_name or state == "active"):
+                self.rc_by_name[name] = key
+        elif op == "cluster":
+            _, key, name, state, error, ctype = e
+            self.cluster_keys.append(key)
+            if state in ("static", "active") and not error:
+                self.active_cluster_by_name[name] = key
+                self.cluster_type[name] = ctype
+            elif state != "warming" and name not in self.active_cluster_by_name:
+                # error_state keeps the previous good version in place (§1)
+                self.active_cluster_by_name[name] = key
+                self.cluster_type[name] = ctype
+
+    def _memo(self, key: str, build: Any) -> bool:
+        """Run ``build`` unless this ingest built ``key`` already; then replay its effects.
+        Returns True when it was built."""
+        if self.cache is None:
+            build()
+            return True
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.new_cache.get(key)
+        if hit is not None:
+            for e in hit:
+                self._effect(*e)
+            return False
+        outer, self._recording = self._recording, []
+        try:
+            build()
+            mine = self._recording
+        finally:
+            self._recording = outer
+        if outer is not None:
+            outer.extend(mine)
+        self.new_cache[key] = mine
+        return True
 
     # ---- clusters and endpoints
     def clusters(self) -> None:
@@ -365,56 +433,60 @@ class _Builder:
         svc_name = _str(_d(cl.get("eds_cluster_config")).get("service_name")) or name
         # Where endpoints come from (§7 "Types"): the EDS dump, else the inline load
         # assignment, else /clusters?format=json host statuses.
-        covered = True
+        source: tuple[str, Any]
         if svc_name in eds or name in eds:
-            cla = eds.get(svc_name) or eds[name]
-            eps, opf = _endpoint_rows(cla)
+            source = ("cla", eds.get(svc_name) or eds[name])
         elif _d(cl.get("load_assignment")) or _l(cl.get("hosts")):
-            eps, opf = _endpoint_rows(_d(cl.get("load_assignment")) or _v2_hosts_cla(cl))
+            source = ("cla", _d(cl.get("load_assignment")) or _v2_hosts_cla(cl))
         elif name in status:
-            eps, opf = _status_endpoint_rows(status[name]), 140
+            source = ("status", status[name])
         else:
-            eps, opf = [], 140
-            covered = have_eds or ctype in ("STATIC",)
-        clb = _d(cl.get("common_lb_config"))
-        pt = clb.get("healthy_panic_threshold")
-        panic = float(_d(pt).get("value", 0.0)) if isinstance(pt, dict) else (float(pt) if isinstance(pt, int | float) else None)
-        parts = parse_cluster_name(name)
-        ep_keys = []
-        for ep in eps:
-            ep["key"] = content_key("E", ep)
-            ep_keys.append(self.rows.add_node("Endpoint", ep))
-        key = content_key("C", state, cl, sorted(ep_keys), opf)
-        props = {
-            "key": key,
-            "name": name,
-            "type": ctype,
-            "lb_policy": _str(cl.get("lb_policy")) or "ROUND_ROBIN",
-            "state": "error" if error and state != "static" else state,
-            "error": error,
-            **parts,
-            "eds_service_name": svc_name if ctype == "EDS" else "",
-            "panic_threshold": panic,
-            "locality_weighted": "locality_weighted_lb_config" in clb,
-            "weighted_priority_health": _bool(_d(cl.get("load_balancing_policy")).get("weighted_priority_health"), False),
-            "overprovisioning_factor": opf,
-            "has_endpoints_info": covered,
-            "istio_config": istio_config(cl.get("metadata")),
-            "raw": jdump(scrub(cl)),
-        }
-        self.rows.add_node("Cluster", props)
-        self.cluster_keys.append(key)
-        for ek in ep_keys:
-            self.rows.add_rel("HAS_ENDPOINT", key, ek)
-        if state in ("static", "active") and not error:
-            self.active_cluster_by_name[name] = key
-        elif state != "warming" and name not in self.active_cluster_by_name:
-            # error_state keeps the previous good version in place (§1)
-            self.active_cluster_by_name[name] = key
-        fqdn = parts["fqdn"]
-        if fqdn and parts["direction"] == "outbound":
-            self._service(fqdn, port=parts["port"])
-            self.rows.add_rel("FOR_SERVICE", key, fqdn)
+            source = ("none", have_eds or ctype == "STATIC")
+        key = content_key("C", state, error, cl, source)
+
+        def build() -> None:
+            covered = True
+            if source[0] == "cla":
+                eps, opf = _endpoint_rows(_d(source[1]))
+            elif source[0] == "status":
+                eps, opf = _status_endpoint_rows(_d(source[1])), 140
+            else:
+                eps, opf, covered = [], 140, bool(source[1])
+            clb = _d(cl.get("common_lb_config"))
+            pt = clb.get("healthy_panic_threshold")
+            panic = (float(_d(pt).get("value", 0.0)) if isinstance(pt, dict)
+                     else (float(pt) if isinstance(pt, int | float) else None))
+            parts = parse_cluster_name(name)
+            ep_keys = []
+            for ep in eps:
+                ep["key"] = content_key("E", ep)
+                ep_keys.append(self.rows.add_node("Endpoint", ep))
+            self.rows.add_node("Cluster", {
+                "key": key,
+                "name": name,
+                "type": ctype,
+                "lb_policy": _str(cl.get("lb_policy")) or "ROUND_ROBIN",
+                "state": "error" if error and state != "static" else state,
+                "error": error,
+                **parts,
+                "eds_service_name": svc_name if ctype == "EDS" else "",
+                "panic_threshold": panic,
+                "locality_weighted": "locality_weighted_lb_config" in clb,
+                "weighted_priority_health": _bool(_d(cl.get("load_balancing_policy")).get("weighted_priority_health"), False),
+                "overprovisioning_factor": opf,
+                "has_endpoints_info": covered,
+                "istio_config": istio_config(cl.get("metadata")),
+                "raw": jdump(scrub(cl)),
+            })
+            for ek in ep_keys:
+                self.rows.add_rel("HAS_ENDPOINT", key, ek)
+            fqdn = parts["fqdn"]
+            if fqdn and parts["direction"] == "outbound":
+                self._service(fqdn, port=parts["port"])
+                self.rows.add_rel("FOR_SERVICE", key, fqdn)
+            self._effect("cluster", key, name, state, error, ctype)
+
+        self._memo(key, build)
 
     def _service(self, fqdn: str, port: int = 0, vip: str = "") -> None:
         labels = fqdn.split(".")
@@ -444,7 +516,11 @@ class _Builder:
                 self._route_config(rc, "active", err)
 
     def _route_config(self, rc: dict[str, Any], state: str, error: str, inline: bool = False) -> str:
-        key = content_key("R", state, rc)
+        key = content_key("R", state, error, rc)
+        self._memo(key, lambda: self._build_route_config(key, rc, state, error, inline))
+        return key
+
+    def _build_route_config(self, key: str, rc: dict[str, Any], state: str, error: str, inline: bool) -> None:
         name = _str(rc.get("name"))
         self.rows.add_node("RouteConfig", {
             "key": key,
@@ -456,10 +532,7 @@ class _Builder:
             "validate_clusters": _bool(rc.get("validate_clusters"), False),
             "raw": jdump(scrub(rc)),
         })
-        if key not in self.rc_keys:
-            self.rc_keys.append(key)
-        if name and (name not in self.rc_by_name or state == "active"):
-            self.rc_by_name[name] = key
+        self._effect("rc", key, name, state)
         for vi, vh in enumerate(_l(rc.get("virtual_hosts"))):
             vh = _d(vh)
             vkey = f"{key}/{vi}"
@@ -471,9 +544,20 @@ class _Builder:
                 "domains": [d.lower() for d in _strs(vh.get("domains"))],
             })
             self.rows.add_rel("HAS_VHOST", key, vkey)
+            self._vhost_vips(vh)
             for ri, rt in enumerate(_l(vh.get("routes"))):
                 self._route(_d(rt), vkey, ri)
-        return key
+
+    def _vhost_vips(self, vh: dict[str, Any]) -> None:
+        """Istio names outbound vhosts ``<fqdn>:<port>`` and lists the service VIPs among
+        their domains (§5): learn the VIPs from there."""
+        fqdn, _, port = _str(vh.get("name")).rpartition(":")
+        if not port.isdigit() or "." not in fqdn or _is_ip(fqdn):
+            return
+        for d in _strs(vh.get("domains")):
+            host = d.rsplit(":", 1)[0] if d.count(":") == 1 else d
+            if _is_ip(host):
+                self._service(fqdn.lower(), port=int(port), vip=host)
 
     def _route(self, rt: dict[str, Any], vkey: str, ri: int) -> None:
         rkey = f"{vkey}/{ri}"
@@ -519,7 +603,7 @@ class _Builder:
         })
         self.rows.add_rel("HAS_ROUTE", vkey, rkey)
         for cname, w in clusters:
-            self.config_edges.append(("ROUTES_TO", rkey, cname, {"weight": w}))
+            self._effect("edge", "ROUTES_TO", rkey, cname, {"weight": w})
 
     # ---- listeners
     def listeners(self) -> None:
@@ -552,6 +636,9 @@ class _Builder:
         if not lst:
             return
         key = content_key("L", state, error, lst)
+        self._memo(key, lambda: self._build_listener(key, lst, state, error))
+
+    def _build_listener(self, key: str, lst: dict[str, Any], state: str, error: str) -> None:
         address, port = socket_addr(lst.get("address"))
         # Istio ≤1.11 wrote deprecated_v1.bind_to_port; treat it the same (§2 "Older field").
         btp = lst.get("bind_to_port", _d(lst.get("deprecated_v1")).get("bind_to_port", True))
@@ -571,16 +658,17 @@ class _Builder:
             "matcher": jdump(matcher) if matcher else None,
             "raw": jdump(scrub(lst)),
         })
-        self.listener_keys.append(key)
-        if state in ("static", "active"):
-            self.active_listeners.append(key)
+        use_odst = _bool(lst.get("use_original_dst"), False)
+        self._effect("listener", key, state, use_odst, port)
         chains = [(i, _d(fc)) for i, fc in enumerate(_l(lst.get("filter_chains")))]
         if lst.get("default_filter_chain"):
             chains.append((-1, _d(lst["default_filter_chain"])))
+        vip = address if (_is_ip(address) and address not in ("0.0.0.0", "::")
+                          and _str(lst.get("traffic_direction")) != "INBOUND") else ""
         for i, fc in chains:
-            self._chain(fc, key, i)
+            self._chain(fc, key, i, vip, port)
 
-    def _chain(self, fc: dict[str, Any], lkey: str, index: int) -> None:
+    def _chain(self, fc: dict[str, Any], lkey: str, index: int, vip: str = "", port: int = 0) -> None:
         ckey = f"{lkey}/{index}"
         m = _d(fc.get("filter_chain_match"))
         ranges = []
@@ -589,7 +677,8 @@ class _Builder:
             # CidrRange.prefix_len defaults to 0 when unset
             ranges.append(f"{_str(pr.get('address_prefix'))}/{_int(pr.get('prefix_len'), 0)}")
         src = {k: m[k] for k in ("source_type", "source_prefix_ranges", "direct_source_prefix_ranges", "source_ports") if k in m}
-        terminal, rds, inline, tcp = "other", "", "", []
+        terminal, rds, inline = "other", "", ""
+        tcp: list[list[Any]] = []
         for f in _l(fc.get("filters")):
             kind, cfg = _typed(_d(f))
             if kind == "http":
@@ -601,7 +690,7 @@ class _Builder:
                     rc = _d(cfg["route_config"])
                     inline = _str(rc.get("name"))
                     rckey = self._route_config(rc, "static", "", inline=True)
-                    self.config_edges.append(("USES_ROUTE_CONFIG", ckey, "#" + rckey, {}))
+                    self._effect("edge", "USES_ROUTE_CONFIG", ckey, "#" + rckey, {})
                 elif "scoped_routes" in cfg:
                     self.notes.append(f"scoped_routes on a chain of listener are not followed ({ckey})")
             elif kind == "tcp":
@@ -630,9 +719,15 @@ class _Builder:
         })
         self.rows.add_rel("HAS_CHAIN", lkey, ckey)
         if rds:
-            self.config_edges.append(("USES_ROUTE_CONFIG", ckey, rds, {}))
+            self._effect("edge", "USES_ROUTE_CONFIG", ckey, rds, {})
         for cname, w in tcp:
-            self.config_edges.append(("TCP_TO", ckey, cname, {"weight": w}))
+            self._effect("edge", "TCP_TO", ckey, cname, {"weight": w})
+            parts = parse_cluster_name(str(cname))
+            # A TCP or sniffed service gets a listener on its VIP (§2); headless services get
+            # one per pod IP, to ORIGINAL_DST clusters, and those IPs are not VIPs.
+            if (vip and parts["fqdn"] and parts["port"] == port and parts["direction"] == "outbound"
+                    and self.cluster_type.get(cname, "ORIGINAL_DST") != "ORIGINAL_DST"):
+                self._service(parts["fqdn"], port=port, vip=vip)
 
     # ---- the proxy config and its by-name references
     def finish(self, pod: PodInfo) -> str:
@@ -661,42 +756,13 @@ class _Builder:
                 self.rows.add_rel(type_, src, dst, config=ckey, **props)
         # virtualOutbound's hand-off to the listener of the original destination (§2):
         # any active listener may receive it; the walk picks exact ip:port, then 0.0.0.0:port.
-        lprops = self.rows.nodes.get("Listener", {})
+        info = self.listener_info
         for k in self.active_listeners:
-            if lprops[k]["use_original_dst"]:
+            if info[k][0]:
                 for other in self.active_listeners:
-                    if other != k and lprops[other]["port"]:
+                    if other != k and info[other][1]:
                         self.rows.add_rel("HANDS_OFF", k, other, config=ckey)
         return ckey
-
-
-def _vip_services(b: _Builder) -> None:
-    """Learn service VIPs from the dump itself: vhost domains that are IPs, and VIP listeners."""
-    svcs = b.rows.nodes.get("Service", {})
-    for v in b.rows.nodes.get("VirtualHost", {}).values():
-        fqdn, _, port = v["name"].rpartition(":")
-        if fqdn in svcs:
-            for d in v["domains"]:
-                host = d.rsplit(":", 1)[0] if d.count(":") == 1 else d
-                if _is_ip(host):
-                    b._service(fqdn, port=_int(port), vip=host)
-    chains = b.rows.nodes.get("FilterChain", {})
-    clusters = b.rows.nodes.get("Cluster", {})
-    for lk, lp in b.rows.nodes.get("Listener", {}).items():
-        addr = lp["address"]
-        if not _is_ip(addr) or addr in ("0.0.0.0", "::") or lp["direction"] == "INBOUND":
-            continue
-        for ck, cp in chains.items():
-            if not ck.startswith(lk + "/") or cp["terminal"] != "tcp":
-                continue
-            for cname, _w in orjson.loads(cp["tcp_clusters"]):
-                parts = parse_cluster_name(cname)
-                ckey = b.active_cluster_by_name.get(cname)
-                # Headless services get one listener per pod IP, to ORIGINAL_DST clusters (§2).
-                if ckey is None or clusters[ckey]["type"] == "ORIGINAL_DST":
-                    continue
-                if parts["fqdn"] in svcs and parts["port"] == lp["port"]:
-                    b._service(parts["fqdn"], port=parts["port"], vip=addr)
 
 
 def _is_ip(s: str) -> bool:
@@ -707,14 +773,19 @@ def _is_ip(s: str) -> bool:
     return True
 
 
-def transform_dump(doc: Any, source: str, clusters_status: Any = None) -> DumpResult:
-    """One parsed config dump → rows. Raises :class:`DumpError` for anything that is not one."""
+def transform_dump(doc: Any, source: str, clusters_status: Any = None,
+                   cache: dict[str, list[Effect]] | None = None) -> DumpResult:
+    """One parsed config dump → rows. Raises :class:`DumpError` for anything that is not one.
+
+    ``cache`` (one dict per ingest) lets later dumps skip resources an earlier dump of the
+    same ingest already turned into rows: their rows are then left out of this result, so
+    pass a cache only when every result is merged into one set of rows."""
     dump = normalize(doc)
     if clusters_status is not None and not is_clusters_status(clusters_status):
         raise DumpError("the companion .clusters.json is not /clusters?format=json output")
     if clusters_status is not None and any(_has_upper(k) for k in _d(clusters_status)):
         clusters_status = to_snake(clusters_status)
-    b = _Builder(dump, source, clusters_status)
+    b = _Builder(dump, source, clusters_status, cache)
     b.clusters()
     b.route_configs()
     b.listeners()
@@ -725,12 +796,9 @@ def transform_dump(doc: Any, source: str, clusters_status: Any = None) -> DumpRe
         if fallback.endswith(suffix):
             fallback = fallback[: -len(suffix)]
     pod = pod_identity(bootstrap, fallback)
-    if not any(b.rows.nodes.get(k) for k in ("Listener", "RouteConfig", "Cluster")) and not dump.get(
-        "EndpointsConfigDump"
-    ):
+    if not (b.listener_keys or b.rc_keys or b.cluster_keys) and not dump.get("EndpointsConfigDump"):
         raise DumpError("a config dump with no listeners, routes, clusters or endpoints")
     ckey = b.finish(pod)
-    _vip_services(b)
     b.rows.add_node("Pod", {
         "id": pod.id,
         "name": pod.name,
@@ -750,11 +818,14 @@ def transform_dump(doc: Any, source: str, clusters_status: Any = None) -> DumpRe
         "config": ckey,
     })
     b.rows.add_rel("USES_CONFIG", pod.id, ckey)
+    if cache is not None:
+        cache.update(b.new_cache)
     return DumpResult(rows=b.rows, pod_id=pod.id, summary=b.summary, api=dump.api, notes=b.notes)
 
 
-def transform_bytes(data: bytes, source: str, clusters_status: bytes | None = None) -> DumpResult:
+def transform_bytes(data: bytes, source: str, clusters_status: bytes | None = None,
+                    cache: dict[str, list[Effect]] | None = None) -> DumpResult:
     """Bytes of one dump (and optionally of its ``/clusters?format=json``) → rows."""
     doc = parse_json(data)
     cs = parse_json(clusters_status) if clusters_status is not None else None
-    return transform_dump(doc, source, cs)
+    return transform_dump(doc, source, cs, cache)
