@@ -47,13 +47,12 @@ def demo_graph(tmp_path_factory: pytest.TempPathFactory):
     from topo.ingest import pipeline, sources
     from topo.queries.graphapi import NxGraph
     from topo.stores.backend import SnapshotLoader
-    from topo.stores.nxstore import build_graph
     from topo.stores.snapshot import SnapshotStore
 
     st = SnapshotStore(tmp_path_factory.mktemp("demo") / "store")
     res = pipeline.run(sources.from_path(EXAMPLE), SnapshotLoader(st, None))
     assert res.exit_code == 0, res.refused
-    return NxGraph(build_graph(st.load()))
+    return NxGraph(st.load())
 
 
 @pytest.fixture(scope="session")

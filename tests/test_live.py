@@ -124,7 +124,7 @@ def graph(store: Path) -> tuple[set[str], set[str]]:
             if label == "Pod":
                 row = {k: v for k, v in row.items() if k != "source"}
             nodes.add(label + orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode())
-    rels = {t + orjson.dumps(r, option=orjson.OPT_SORT_KEYS).decode() for t, rows in snap.rels.items() for r in rows}
+    rels = {t + orjson.dumps(r, option=orjson.OPT_SORT_KEYS).decode() for t in snap.rels for r in snap.rel_rows(t)}
     return nodes, rels
 
 

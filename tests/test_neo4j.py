@@ -19,7 +19,6 @@ from topo.queries.graphapi import NxGraph
 from topo.stores.backend import SnapshotLoader
 from topo.stores.neo4jgraph import CypherGraph
 from topo.stores.neo4jstore import Neo4jLoader, read_query
-from topo.stores.nxstore import build_graph
 from topo.stores.snapshot import SnapshotStore
 
 pytestmark = pytest.mark.neo4j
@@ -30,7 +29,7 @@ def both(src: Path, tmp: Path, uri: str) -> tuple[NxGraph, CypherGraph]:
     res = pipeline.run(sources.from_path(src), SnapshotLoader(st, None))
     assert res.files
     pipeline.run(sources.from_path(src), Neo4jLoader(uri))
-    return NxGraph(build_graph(st.load())), CypherGraph(uri)
+    return NxGraph(st.load()), CypherGraph(uri)
 
 
 def norm(obj):

@@ -18,7 +18,6 @@ from topo.ingest import pipeline, sources
 from topo.queries import blast, path, reach
 from topo.queries.graphapi import NxGraph
 from topo.stores.backend import SnapshotLoader
-from topo.stores.nxstore import build_graph
 from topo.stores.snapshot import SnapshotStore
 
 FQ = "publictest.istio-demo.svc.cluster.local"
@@ -29,7 +28,7 @@ def load(src: Path, tmp: Path) -> NxGraph:
     st_ = SnapshotStore(tmp / "store")
     res = pipeline.run(sources.from_path(src), SnapshotLoader(st_, None))
     assert res.files, res.refused
-    return NxGraph(build_graph(st_.load()))
+    return NxGraph(st_.load())
 
 
 # ---------------------------------------------------------------- the seed example

@@ -28,7 +28,6 @@ from topo.queries import envoy
 from topo.queries.graphapi import NxGraph
 from topo.queries.path import path
 from topo.rows import Rows
-from topo.stores.nxstore import build_graph
 from topo.stores.snapshot import Snapshot
 
 FQ = "svc.default.svc.cluster.local"
@@ -41,9 +40,13 @@ def graph(*docs: dict) -> NxGraph:
     link(rows)
     from topo.schema import SCHEMA
 
-    snap = Snapshot("t", {}, {n.label: rows.node_rows(n.label) for n in SCHEMA.nodes},
-                    {r.type: rows.rel_rows(r.type) for r in SCHEMA.rels})
-    return NxGraph(build_graph(snap))
+    rels: dict = {}
+    for r in SCHEMA.rels:
+        for row in rows.rel_rows(r.type):
+            src, dst = row.pop("src"), row.pop("dst")
+            rels.setdefault(r.type, {}).setdefault(src, []).append([dst, row or None])
+    snap = Snapshot("t", {}, {n.label: rows.node_rows(n.label) for n in SCHEMA.nodes}, rels)
+    return NxGraph(snap)
 
 
 def shares(res) -> dict[str, float]:

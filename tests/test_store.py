@@ -171,3 +171,14 @@ def test_resource_cache_gives_the_same_rows_as_no_cache(tmp_path):
     pipeline.link(plain)
     assert cached.nodes == plain.nodes
     assert cached.rels == plain.rels
+
+
+def test_two_workers_give_the_same_rows(tmp_path, monkeypatch):
+    d = tmp_path / "m"
+    subprocess.run([sys.executable, "-m", "topo.meshgen", "random", "--services", "6", "--pods", "10",
+                    "--seed", "9", "--out", str(d)], check=True, capture_output=True)
+    one = pipeline.transform_all(sources.from_path(d))
+    monkeypatch.setenv("TOPO_WORKERS", "2")
+    two = pipeline.transform_all(sources.from_path(d))
+    assert one.rows.nodes == two.rows.nodes and one.rows.rels == two.rows.rels
+    assert [f.pod for f in one.files] == [f.pod for f in two.files]

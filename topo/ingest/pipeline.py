@@ -10,16 +10,18 @@ imports neo4j or the queries.
 from __future__ import annotations
 
 import gc
+import multiprocessing as mp
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
 from topo.ingest.dump import DumpError, parse_json
-from topo.ingest.sources import Bundle
-from topo.ingest.transform import Summary, transform_bytes
+from topo.ingest.sources import Bundle, RawDump
+from topo.ingest.transform import DumpResult, Summary, transform_bytes
 from topo.rows import Rows, jdump
 
 EXIT_OK = 0
@@ -76,20 +78,52 @@ def transform_all(bundle: Bundle, progress: Callable[[str, bool], None] | None =
             gc.enable()
 
 
+_worker_cache: dict[str, Any] = {}
+
+
+def _transform_one(raw: RawDump, cache: dict[str, Any]) -> tuple[RawDump, DumpResult | str]:
+    try:
+        return raw, transform_bytes(raw.data, raw.source, raw.clusters, cache)
+    except DumpError as e:
+        return raw, str(e)
+    except RecursionError:
+        return raw, "JSON nested too deeply"
+
+
+def _in_worker(raw: RawDump) -> tuple[RawDump, DumpResult | str]:
+    # Each worker process keeps its own resource cache; the parent merges, so a distinct
+    # resource is built at most once per worker. Bytes go back only for new resources.
+    r, out = _transform_one(raw, _worker_cache)
+    return RawDump(r.source, b"", None), out
+
+
+def workers_wanted(total: int) -> int:
+    """``TOPO_WORKERS`` processes (default 1). On the 2-vCPU machines this was measured on,
+    two CPU-bound processes each ran at half speed, so a second worker only added the cost
+    of shipping bytes and rows between processes (m100: 2.5 s with 1, 3.2 s with 2)."""
+    env = os.environ.get("TOPO_WORKERS", "")
+    n = int(env) if env.isdigit() and int(env) > 0 else 1
+    return min(n, max(total, 1))
+
+
+def _results(bundle: Bundle) -> Iterator[tuple[RawDump, DumpResult | str]]:
+    n = workers_wanted(bundle.total)
+    if n <= 1:
+        cache: dict[str, Any] = {}
+        for raw in bundle.dumps:
+            yield _transform_one(raw, cache)
+        return
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(n) as pool:
+        yield from pool.imap(_in_worker, bundle.dumps, chunksize=1)
+
+
 def _transform_all(bundle: Bundle, progress: Callable[[str, bool], None] | None) -> IngestResult:
     res = IngestResult(rows=Rows(), refused=bundle.refused)
     seen_pods: dict[str, str] = {}
-    cache: dict[str, Any] = {}  # resources already turned into rows by an earlier dump
-    for raw in bundle.dumps:
-        try:
-            r = transform_bytes(raw.data, raw.source, raw.clusters, cache)
-        except DumpError as e:
-            res.refused.append((raw.source, str(e)))
-            if progress:
-                progress(raw.source, False)
-            continue
-        except RecursionError:
-            res.refused.append((raw.source, "JSON nested too deeply"))
+    for raw, r in _results(bundle):
+        if isinstance(r, str):
+            res.refused.append((raw.source, r))
             if progress:
                 progress(raw.source, False)
             continue

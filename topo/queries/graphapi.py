@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-import networkx as nx
-
 from topo.schema import SCHEMA
+from topo.stores.snapshot import Snapshot
 
 Props = dict[str, Any]
 
@@ -54,20 +53,26 @@ class MeshGraph(Protocol):
 
 
 class NxGraph:
-    """The embedded backend's hops over a networkx MultiDiGraph (see topo.stores.nxstore)."""
+    """The embedded backend's hops over a networkx MultiDiGraph that a
+    :class:`~topo.stores.nxstore.LazyGraph` fills from the snapshot as the hops reach it."""
 
     backend = "networkx"
 
-    def __init__(self, g: nx.MultiDiGraph) -> None:
-        self.g = g
+    def __init__(self, snap: Snapshot) -> None:
+        from topo.stores.nxstore import LazyGraph
+
+        self.lg = LazyGraph(snap)
+        self.g = self.lg.g
+        self._eps_by_ip: dict[str, list[str]] | None = None
 
     def _props(self, node: tuple[str, str]) -> Props:
         d = self.g.nodes[node]
         return complete(d["label"], d)
 
     def _out(self, label: str, key: str, rel: str, config: str | None = None) -> list[tuple[Props, dict[str, Any]]]:
-        node = (label, key)
-        if node not in self.g:
+        self.lg.out(rel, key)
+        node = self.lg.node(label, key)
+        if node is None:
             return []
         out = []
         for _, v, data in self.g.out_edges(node, data=True):
@@ -75,12 +80,15 @@ class NxGraph:
                 out.append((self._props(v), data))
         return out
 
+    def _all(self, label: str, sort_key: str) -> list[Props]:
+        rows = self.lg.rows(label)
+        return [complete(label, rows[k]) for k in sorted(rows, key=lambda k: rows[k][sort_key])]
+
     def pods(self) -> list[Props]:
-        return sorted((self._props(n) for n, d in self.g.nodes(data=True) if d["label"] == "Pod"), key=lambda p: p["id"])
+        return self._all("Pod", "id")
 
     def services(self) -> list[Props]:
-        return sorted((self._props(n) for n, d in self.g.nodes(data=True) if d["label"] == "Service"),
-                      key=lambda p: p["fqdn"])
+        return self._all("Service", "fqdn")
 
     def listeners(self, config: str) -> list[Props]:
         return sorted((p for p, _ in self._out("ProxyConfig", config, "HAS_LISTENER")), key=lambda p: (p["name"], p["key"]))
@@ -117,44 +125,40 @@ class NxGraph:
         return sorted((p for p, _ in self._out("ProxyConfig", config, "HAS_CLUSTER")), key=lambda p: (p["name"], p["key"]))
 
     # ---- reverse traversals
+    def _in(self, label: str, key: str, rel: str) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+        self.lg.into(rel, key)
+        node = self.lg.node(label, key)
+        if node is None:
+            return []
+        return [(u, data) for u, _v, data in self.g.in_edges(node, data=True) if data["type"] == rel]
+
     def configs_using_clusters(self, cluster_keys: Iterable[str]) -> set[str]:
         out: set[str] = set()
         for k in cluster_keys:
-            node = ("Cluster", k)
-            if node in self.g:
-                for _u, _v, data in self.g.in_edges(node, data=True):
-                    if data["type"] in ("ROUTES_TO", "TCP_TO"):
-                        out.add(data["config"])
+            for rel in ("ROUTES_TO", "TCP_TO"):
+                out.update(data["config"] for _u, data in self._in("Cluster", k, rel))
         return out
 
     def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]:
-        out: set[str] = set()
-        for k in endpoint_keys:
-            node = ("Endpoint", k)
-            if node in self.g:
-                for u, _v, data in self.g.in_edges(node, data=True):
-                    if data["type"] == "HAS_ENDPOINT":
-                        out.add(u[1])
-        return out
+        return {u[1] for k in endpoint_keys for u, _data in self._in("Endpoint", k, "HAS_ENDPOINT")}
 
     def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = ()) -> list[Props]:
-        ipset, podset = set(ips), set(pod_ids)
-        out = {}
-        for n, d in self.g.nodes(data=True):
-            if d["label"] == "Endpoint" and d.get("ip") in ipset:
-                out[d["key"]] = self._props(n)
-        for pid in podset:
-            node = ("Pod", pid)
-            if node in self.g:
-                for u, _v, data in self.g.in_edges(node, data=True):
-                    if data["type"] == "ON_POD":
-                        out[u[1]] = self._props(u)
+        if self._eps_by_ip is None:
+            idx: dict[str, list[str]] = {}
+            for k, r in self.lg.rows("Endpoint").items():
+                idx.setdefault(r.get("ip") or "", []).append(k)
+            self._eps_by_ip = idx
+        rows = self.lg.rows("Endpoint")
+        out = {k: complete("Endpoint", rows[k]) for ip in set(ips) for k in self._eps_by_ip.get(ip, ())}
+        for pid in set(pod_ids):
+            for u, _data in self._in("Pod", pid, "ON_POD"):
+                out[u[1]] = self._props(u)
         return [out[k] for k in sorted(out)]
 
     def find_clusters(self, *, names: Iterable[str] = (), fqdn: str = "") -> list[Props]:
         nameset = set(names)
-        out = [self._props(n) for n, d in self.g.nodes(data=True)
-               if d["label"] == "Cluster" and (d.get("name") in nameset or (fqdn and d.get("fqdn") == fqdn))]
+        out = [complete("Cluster", r) for r in self.lg.rows("Cluster").values()
+               if r.get("name") in nameset or (fqdn and r.get("fqdn") == fqdn)]
         return sorted(out, key=lambda p: (p["name"], p["key"]))
 
 
@@ -165,7 +169,6 @@ def open_graph(*, store: Any = None, snapshot: str | None = None, neo4j: str | N
         from topo.stores.neo4jgraph import CypherGraph
 
         return CypherGraph(neo4j, database=database)
-    from topo.stores.nxstore import build_graph
     from topo.stores.snapshot import SnapshotStore
 
-    return NxGraph(build_graph(SnapshotStore(store).load(snapshot)))
+    return NxGraph(SnapshotStore(store).load(snapshot))

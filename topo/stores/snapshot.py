@@ -30,7 +30,7 @@ import orjson
 from topo.rows import Rows
 from topo.schema import SCHEMA
 
-FORMAT = "topo-snapshot/1"
+FORMAT = "topo-snapshot/2"
 
 
 class StoreError(Exception):
@@ -47,10 +47,20 @@ def default_store() -> Path:
 
 @dataclass
 class Snapshot:
+    """Node rows by label; relationships by type, then by source key: ``[[dst, props], …]``.
+
+    Grouping relationships by source on disk is what lets the embedded backend load only
+    the part of the graph a question walks (topo.stores.nxstore)."""
+
     name: str
     meta: dict[str, Any]
     nodes: dict[str, list[dict[str, Any]]]
-    rels: dict[str, list[dict[str, Any]]]
+    rels: dict[str, dict[str, list[list[Any]]]]
+
+    def rel_rows(self, type_: str) -> list[dict[str, Any]]:
+        """One type's relationships as flat rows (``src``, ``dst`` and properties)."""
+        return [{"src": src, "dst": dst, **(props or {})}
+                for src, out in self.rels.get(type_, {}).items() for dst, props in out]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -128,12 +138,14 @@ class SnapshotStore:
             if hp:
                 heavy[nt.label] = {r[nt.key]: {h: r.pop(h) for h in hp} for r in rows_}
             nodes[nt.label] = rows_
-        doc = {
-            "format": FORMAT,
-            "meta": meta,
-            "nodes": nodes,
-            "rels": {rt.type: rows.rel_rows(rt.type) for rt in SCHEMA.rels},
-        }
+        rels: dict[str, dict[str, list[list[Any]]]] = {}
+        for rt in SCHEMA.rels:
+            by_src: dict[str, list[list[Any]]] = {}
+            for r in rows.rel_rows(rt.type):
+                src, dst = r.pop("src"), r.pop("dst")
+                by_src.setdefault(src, []).append([dst, r or None])
+            rels[rt.type] = by_src
+        doc = {"format": FORMAT, "meta": meta, "nodes": nodes, "rels": rels}
         try:
             # heavy properties first: the light file is what makes a snapshot exist
             _atomic_write(self.snapdir / f"{name}.heavy", orjson.dumps(heavy))
