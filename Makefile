@@ -34,6 +34,10 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m topo.schema > docs/schema.md
+	@scripts/ensure-dot.sh
+	$(TOPO) ingest --from examples/istio-demo --store .topo/docs >/dev/null
+	$(TOPO) export path integration publictest --store .topo/docs -o docs/path.svg
+	$(TOPO) export mesh --store .topo/docs -o docs/mesh.svg
 
 clean:
 	rm -rf $(VENV) .topo out .pytest_cache .mypy_cache .ruff_cache

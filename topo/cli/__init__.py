@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from topo.cli import ingest_cmd, live_cmd, neo4j_cmd, query_cmd
+from topo.cli import export_cmd, ingest_cmd, live_cmd, neo4j_cmd, query_cmd, show_cmd
 
 app = typer.Typer(
     name="topo",
@@ -15,8 +15,10 @@ app = typer.Typer(
 )
 app.add_typer(ingest_cmd.app)
 app.add_typer(query_cmd.app)
+app.add_typer(show_cmd.app, name="show")
 app.add_typer(live_cmd.app)
 app.add_typer(neo4j_cmd.app)
+app.add_typer(export_cmd.app, name="export")
 
 
 def main() -> None:
