@@ -183,8 +183,10 @@ class SnapshotStore:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise StoreError(f"snapshot {path} is not valid JSON") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise StoreError(f"{path} is not a {FORMAT} file")
+        if not isinstance(doc, dict) or not str(doc.get("format", "")).startswith("topo-snapshot/"):
+            raise StoreError(f"{path} is not a topo snapshot")
+        if doc["format"] != FORMAT:
+            raise StoreError(f"{path} is {doc['format']}, this topo reads {FORMAT}: run `topo ingest` again")
         return Snapshot(name=path.name[:-5], meta=doc.get("meta", {}), nodes=doc["nodes"], rels=doc["rels"])
 
     def load_heavy(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
