@@ -12,13 +12,9 @@ EXAMPLE = ROOT / "examples" / "istio-demo"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # `make test` exports the test server's URI; read it once, then hide it from the commands
 # under test, which would otherwise pick the Neo4j backend up from the environment.
-NEO4J_URI = os.environ.get("NEO4J_URI", "")
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("NEO4J_URI", "TOPO_STORE", "NEO4J_DATABASE"):
-        monkeypatch.delenv(var, raising=False)
+NEO4J_URI = os.environ.pop("NEO4J_URI", "")
+for _var in ("TOPO_STORE", "NEO4J_DATABASE"):
+    os.environ.pop(_var, None)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

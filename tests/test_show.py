@@ -236,8 +236,6 @@ def test_route_golden_exact_in_dump_order(realdumps, ingest, case):
     assert q.render_text(t) == golden(realdumps, ROUTES.format(case) + "output.txt")
 
 
-@pytest.mark.xfail(strict=False, reason="needs the dump order of route configs in the graph (lead); "
-                   "passes only when the content-hash order happens to agree")
 @pytest.mark.parametrize("case", ROUTE_CASES)
 def test_route_golden_exact_from_graph(realdumps, ingest, case):
     out = show(ingest(ROUTES.format(case) + "configdump.json"), "routes", "istioctl__pkg")
@@ -251,8 +249,6 @@ def test_endpoint_golden_with_eds_facts(realdumps, ingest, suffix, port):
     assert q.render_text(t) == golden(realdumps, EDS_DUMP.replace("configdump.json", suffix))
 
 
-@pytest.mark.xfail(strict=True, reason="graph: a dump with only an EndpointsConfigDump ingests no endpoints "
-                   "(no CDS clusters to hang them on) and lb_endpoint order is not kept (lead)")
 @pytest.mark.parametrize(("suffix", "args"), [("emptyfilter_output.txt", []), ("portfilter_output.txt", ["--port", "8080"])])
 def test_endpoint_golden_from_graph(realdumps, ingest, suffix, args):
     out = show(ingest(EDS_DUMP), "endpoints", EDS_POD, *args)

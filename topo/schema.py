@@ -93,6 +93,7 @@ RAW = Prop("raw", "json", "the resource as dumped, with secrets removed", heavy=
 
 
 CONFIG = P("config", "str", "key of the ProxyConfig in which this by-name reference resolves")
+POSITION = P("position", "int", "index in the dump's own order (istioctl prints in that order)")
 
 SCHEMA = Schema(
     nodes=(
@@ -276,9 +277,9 @@ SCHEMA = Schema(
     ),
     rels=(
         RelType("USES_CONFIG", "Pod", "ProxyConfig", "The pod's proxy runs this config."),
-        RelType("HAS_LISTENER", "ProxyConfig", "Listener", "Listener in the config."),
-        RelType("HAS_ROUTE_CONFIG", "ProxyConfig", "RouteConfig", "Route config in the config."),
-        RelType("HAS_CLUSTER", "ProxyConfig", "Cluster", "Cluster in the config."),
+        RelType("HAS_LISTENER", "ProxyConfig", "Listener", "Listener in the config.", (POSITION,)),
+        RelType("HAS_ROUTE_CONFIG", "ProxyConfig", "RouteConfig", "Route config in the config.", (POSITION,)),
+        RelType("HAS_CLUSTER", "ProxyConfig", "Cluster", "Cluster in the config.", (POSITION,)),
         RelType("HAS_CHAIN", "Listener", "FilterChain", "Filter chain of the listener."),
         RelType(
             "HANDS_OFF",
@@ -314,7 +315,7 @@ SCHEMA = Schema(
             (CONFIG, P("weight", "int", "weighted_clusters weight (1 for a single cluster)")),
             ("config",),
         ),
-        RelType("HAS_ENDPOINT", "Cluster", "Endpoint", "Endpoint in the cluster's load assignment."),
+        RelType("HAS_ENDPOINT", "Cluster", "Endpoint", "Endpoint in the cluster's load assignment.", (POSITION,)),
         RelType("FOR_SERVICE", "Cluster", "Service", "The cluster serves this service host."),
         RelType("ON_POD", "Endpoint", "Pod", "The endpoint's IP belongs to this ingested pod."),
     ),

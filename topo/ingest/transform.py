@@ -321,6 +321,7 @@ class _Builder:
         self.new_cache: dict[str, list[Effect]] = {}  # committed to `cache` only if the dump succeeds
         self._recording: list[Effect] | None = None
         self.listener_info: dict[str, tuple[bool, int]] = {}
+        self.eds_used: set[str] = set()
         self.cluster_type: dict[str, str] = {}
         self.dump = dump
         self.source = source
@@ -361,11 +362,9 @@ class _Builder:
         elif op == "cluster":
             _, key, name, state, error, ctype = e
             self.cluster_keys.append(key)
-            if state in ("static", "active") and not error:
-                self.active_cluster_by_name[name] = key
-                self.cluster_type[name] = ctype
-            elif state != "warming" and name not in self.active_cluster_by_name:
-                # error_state keeps the previous good version in place (§1)
+            # Only static and dynamic_active clusters carry traffic (§1); an entry with an
+            # error_state still holds the previous good version, which stays in place.
+            if state in ("static", "active") and (not error or name not in self.active_cluster_by_name):
                 self.active_cluster_by_name[name] = key
                 self.cluster_type[name] = ctype
 
@@ -425,6 +424,12 @@ class _Builder:
                         self.summary.warming += 1
                     err = _d(item.get("error_state"))
                     self._cluster(cl, state, _str(err.get("details")), eds, status, have_eds)
+        # Load assignments with no cluster in CDS (an endpoints-only dump, or an EDS entry
+        # whose cluster is gone) are kept as clusters in state `eds_only`: they carry no
+        # traffic, but `topo show endpoints` lists them as istioctl does.
+        for cname in sorted(set(eds) - self.eds_used):
+            stub = {"name": cname, "type": "EDS", "eds_cluster_config": {"service_name": cname}}
+            self._cluster(stub, "eds_only", "", eds, {}, True)
 
     def _cluster(self, cl: dict[str, Any], state: str, error: str, eds: dict[str, Any],
                  status: dict[str, Any], have_eds: bool) -> None:
@@ -442,6 +447,8 @@ class _Builder:
             source = ("status", status[name])
         else:
             source = ("none", have_eds or ctype == "STATIC")
+        if source[0] == "cla":
+            self.eds_used.add(svc_name if svc_name in eds else name)
         key = content_key("C", state, error, cl, source)
 
         def build() -> None:
@@ -478,8 +485,8 @@ class _Builder:
                 "istio_config": istio_config(cl.get("metadata")),
                 "raw": jdump(scrub(cl)),
             })
-            for ek in ep_keys:
-                self.rows.add_rel("HAS_ENDPOINT", key, ek)
+            for i, ek in enumerate(ep_keys):
+                self.rows.add_rel("HAS_ENDPOINT", key, ek, position=i)
             fqdn = parts["fqdn"]
             if fqdn and parts["direction"] == "outbound":
                 self._service(fqdn, port=parts["port"])
@@ -741,12 +748,12 @@ class _Builder:
             "clusters": len(set(self.cluster_keys)),
             "endpoints": self.summary.lb_endpoints,
         })
-        for k in dict.fromkeys(self.listener_keys):
-            self.rows.add_rel("HAS_LISTENER", ckey, k)
-        for k in dict.fromkeys(self.rc_keys):
-            self.rows.add_rel("HAS_ROUTE_CONFIG", ckey, k)
-        for k in dict.fromkeys(self.cluster_keys):
-            self.rows.add_rel("HAS_CLUSTER", ckey, k)
+        for i, k in enumerate(dict.fromkeys(self.listener_keys)):
+            self.rows.add_rel("HAS_LISTENER", ckey, k, position=i)
+        for i, k in enumerate(dict.fromkeys(self.rc_keys)):
+            self.rows.add_rel("HAS_ROUTE_CONFIG", ckey, k, position=i)
+        for i, k in enumerate(dict.fromkeys(self.cluster_keys)):
+            self.rows.add_rel("HAS_CLUSTER", ckey, k, position=i)
         for type_, src, ref, props in self.config_edges:
             if type_ == "USES_ROUTE_CONFIG":
                 dst = ref[1:] if ref.startswith("#") else self.rc_by_name.get(ref)
@@ -783,7 +790,8 @@ def transform_dump(doc: Any, source: str, clusters_status: Any = None,
     dump = normalize(doc)
     if clusters_status is not None and not is_clusters_status(clusters_status):
         raise DumpError("the companion .clusters.json is not /clusters?format=json output")
-    if clusters_status is not None and any(_has_upper(k) for k in _d(clusters_status)):
+    if clusters_status is not None:
+        # jsonpb output may mix casings at any depth (istioctl's fixture: hostStatuses inside)
         clusters_status = to_snake(clusters_status)
     b = _Builder(dump, source, clusters_status, cache)
     b.clusters()

@@ -46,6 +46,8 @@ class MeshGraph(Protocol):
     def endpoints(self, cluster_key: str) -> list[Props]: ...
     def endpoint_pods(self, endpoint_keys: Iterable[str]) -> dict[str, list[str]]: ...
     def config_clusters(self, config: str) -> list[Props]: ...
+    def route_configs(self, config: str) -> list[Props]: ...
+    def raw(self, label: str, key: str) -> Any: ...
     def configs_using_clusters(self, cluster_keys: Iterable[str]) -> set[str]: ...
     def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]: ...
     def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = ()) -> list[Props]: ...
@@ -64,6 +66,7 @@ class NxGraph:
         self.lg = LazyGraph(snap)
         self.g = self.lg.g
         self._eps_by_ip: dict[str, list[str]] | None = None
+        self._heavy: dict[str, dict[str, dict[str, Any]]] | None = None
 
     def _props(self, node: tuple[str, str]) -> Props:
         d = self.g.nodes[node]
@@ -90,8 +93,13 @@ class NxGraph:
     def services(self) -> list[Props]:
         return self._all("Service", "fqdn")
 
+    def _in_order(self, label: str, key: str, rel: str) -> list[Props]:
+        """Targets of a positioned relationship, in the dump's order."""
+        hits = self._out(label, key, rel)
+        return [p for p, _ in sorted(hits, key=lambda h: (h[1].get("position") or 0, h[0]["key"]))]
+
     def listeners(self, config: str) -> list[Props]:
-        return sorted((p for p, _ in self._out("ProxyConfig", config, "HAS_LISTENER")), key=lambda p: (p["name"], p["key"]))
+        return self._in_order("ProxyConfig", config, "HAS_LISTENER")
 
     def chains(self, listener_key: str) -> list[Props]:
         return sorted((p for p, _ in self._out("Listener", listener_key, "HAS_CHAIN")), key=lambda p: p["index"])
@@ -111,7 +119,7 @@ class NxGraph:
         return {p["name"]: p for p, _ in self._out(label, src_key, rel, config)}
 
     def endpoints(self, cluster_key: str) -> list[Props]:
-        return sorted((p for p, _ in self._out("Cluster", cluster_key, "HAS_ENDPOINT")), key=lambda p: (p["address"], p["key"]))
+        return self._in_order("Cluster", cluster_key, "HAS_ENDPOINT")
 
     def endpoint_pods(self, endpoint_keys: Iterable[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -122,7 +130,16 @@ class NxGraph:
         return out
 
     def config_clusters(self, config: str) -> list[Props]:
-        return sorted((p for p, _ in self._out("ProxyConfig", config, "HAS_CLUSTER")), key=lambda p: (p["name"], p["key"]))
+        return self._in_order("ProxyConfig", config, "HAS_CLUSTER")
+
+    def route_configs(self, config: str) -> list[Props]:
+        return self._in_order("ProxyConfig", config, "HAS_ROUTE_CONFIG")
+
+    def raw(self, label: str, key: str) -> Any:
+        """A heavy property: the resource's scrubbed JSON text, read from the snapshot on first use."""
+        if self._heavy is None:
+            self._heavy = self.lg.snap.heavy()
+        return self._heavy.get(label, {}).get(key, {}).get("raw")
 
     # ---- reverse traversals
     def _in(self, label: str, key: str, rel: str) -> list[tuple[tuple[str, str], dict[str, Any]]]:

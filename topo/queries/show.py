@@ -314,49 +314,20 @@ def _reverse_range(d: list[Any], a: int, b: int) -> None:
 
 # ---------------------------------------------------------------- graph access
 class RawReader:
-    """The ``raw`` property (the scrubbed resource JSON) of Listener/RouteConfig/Cluster nodes.
-
-    Uses ``g.raw(label, key)`` when the backend has it; for the embedded store it reads the
-    snapshot's ``.heavy`` file once. ``None`` when neither is available.
-    """
+    """The ``raw`` property (the scrubbed resource JSON) of Listener/RouteConfig/Cluster nodes."""
 
     def __init__(self, g: MeshGraph, store: Path | str | None = None, snapshot: str | None = None) -> None:
         self.g = g
-        self.store, self.snapshot = store, snapshot
-        self._heavy: dict[str, dict[str, dict[str, Any]]] | None = None
-
-    def _load_heavy(self) -> dict[str, dict[str, dict[str, Any]]]:
-        if self._heavy is None:
-            from topo.stores.snapshot import SnapshotStore
-
-            st = SnapshotStore(self.store)
-            nxg = getattr(self.g, "g", None)  # NxGraph: its snapshot's name
-            name = self.snapshot or (getattr(nxg, "name", "") or None) or st.current_name()
-            self._heavy = st.load_heavy(name) if name else {}
-        return self._heavy
 
     def get(self, label: str, key: str) -> dict[str, Any] | None:
-        fn = getattr(self.g, "raw", None)
-        if callable(fn):
-            v = fn(label, key)
-        elif getattr(self.g, "backend", "") == "networkx":
-            v = self._load_heavy().get(label, {}).get(key, {}).get("raw")
-        else:
-            return None
+        v = self.g.raw(label, key)
         if isinstance(v, str | bytes):
             v = orjson.loads(v)
         return v if isinstance(v, dict) else None
 
 
 def _route_configs(g: MeshGraph, config: str) -> list[Props]:
-    """ProxyConfig -HAS_ROUTE_CONFIG-> RouteConfig. MeshGraph has no such hop yet (asked of the lead)."""
-    fn = getattr(g, "route_configs", None)
-    if callable(fn):
-        return list(fn(config))
-    out = getattr(g, "_out", None)  # NxGraph's one-hop helper
-    if callable(out):
-        return [p for p, _ in out("ProxyConfig", config, "HAS_ROUTE_CONFIG")]
-    raise TopoError(f"the {getattr(g, 'backend', '?')} backend cannot list route configs yet", 1)
+    return g.route_configs(config)
 
 
 def resolve_pod(g: MeshGraph, pod: str, namespace: str | None = None) -> SourceGroup:
@@ -816,7 +787,8 @@ class _Cla:
 def _load_assignments(g: MeshGraph, config: str) -> list[_Cla]:
     """Each cluster's endpoints as one load assignment, in the order istioctl reads them."""
     out = []
-    for c in _dynamic_first([c for c in g.config_clusters(config) if c["state"] in ("static", "active", "error")]):
+    states = ("static", "active", "error", "eds_only")  # eds_only: a load assignment with no CDS cluster
+    for c in _dynamic_first([c for c in g.config_clusters(config) if c["state"] in states]):
         eps = g.endpoints(c["key"])
         if eps:
             out.append(_Cla(c["eds_service_name"] or c["name"], eps))

@@ -18,8 +18,8 @@ P = projection
 
 Q_PODS = f"MATCH (n:Pod) RETURN {P('Pod')} AS n ORDER BY n.id"
 Q_SERVICES = f"MATCH (n:Service) RETURN {P('Service')} AS n ORDER BY n.fqdn"
-Q_LISTENERS = (f"MATCH (:ProxyConfig {{key: $k}})-[:HAS_LISTENER]->(n:Listener) "
-               f"RETURN {P('Listener')} AS n ORDER BY n.name, n.key")
+Q_LISTENERS = (f"MATCH (:ProxyConfig {{key: $k}})-[r:HAS_LISTENER]->(n:Listener) "
+               f"RETURN {P('Listener')} AS n ORDER BY r.position, n.key")
 Q_CHAINS = f"MATCH (:Listener {{key: $k}})-[:HAS_CHAIN]->(n:FilterChain) RETURN {P('FilterChain')} AS n ORDER BY n.index"
 Q_ROUTE_CONFIG = (f"MATCH (:FilterChain {{key: $k}})-[:USES_ROUTE_CONFIG {{config: $config}}]->(n:RouteConfig) "
                   f"RETURN {P('RouteConfig')} AS n LIMIT 1")
@@ -29,12 +29,15 @@ Q_TARGETS = {
     "ROUTES_TO": f"MATCH (:Route {{key: $k}})-[:ROUTES_TO {{config: $config}}]->(n:Cluster) RETURN {P('Cluster')} AS n",
     "TCP_TO": f"MATCH (:FilterChain {{key: $k}})-[:TCP_TO {{config: $config}}]->(n:Cluster) RETURN {P('Cluster')} AS n",
 }
-Q_ENDPOINTS = (f"MATCH (:Cluster {{key: $k}})-[:HAS_ENDPOINT]->(n:Endpoint) "
-               f"RETURN {P('Endpoint')} AS n ORDER BY n.address, n.key")
+Q_ENDPOINTS = (f"MATCH (:Cluster {{key: $k}})-[r:HAS_ENDPOINT]->(n:Endpoint) "
+               f"RETURN {P('Endpoint')} AS n ORDER BY r.position, n.key")
 Q_ENDPOINT_PODS = ("UNWIND $keys AS k MATCH (:Endpoint {key: k})-[:ON_POD]->(p:Pod) "
                    "RETURN k, p.id AS pod ORDER BY k, pod")
-Q_CONFIG_CLUSTERS = (f"MATCH (:ProxyConfig {{key: $k}})-[:HAS_CLUSTER]->(n:Cluster) "
-                     f"RETURN {P('Cluster')} AS n ORDER BY n.name, n.key")
+Q_CONFIG_CLUSTERS = (f"MATCH (:ProxyConfig {{key: $k}})-[r:HAS_CLUSTER]->(n:Cluster) "
+                     f"RETURN {P('Cluster')} AS n ORDER BY r.position, n.key")
+Q_ROUTE_CONFIGS = (f"MATCH (:ProxyConfig {{key: $k}})-[r:HAS_ROUTE_CONFIG]->(n:RouteConfig) "
+                   f"RETURN {P('RouteConfig')} AS n ORDER BY r.position, n.key")
+Q_RAW = {label: f"MATCH (n:{label} {{key: $k}}) RETURN n.raw AS raw" for label in ("Listener", "RouteConfig", "Cluster")}
 Q_CONFIGS_USING = ("UNWIND $keys AS k MATCH (:Cluster {key: k})<-[r:ROUTES_TO|TCP_TO]-() "
                    "RETURN DISTINCT r.config AS config")
 Q_CLUSTERS_OF_EPS = ("UNWIND $keys AS k MATCH (:Endpoint {key: k})<-[:HAS_ENDPOINT]-(c:Cluster) "
@@ -108,6 +111,13 @@ class CypherGraph:
 
     def config_clusters(self, config: str) -> list[Props]:
         return self._nodes("Cluster", Q_CONFIG_CLUSTERS, k=config)
+
+    def route_configs(self, config: str) -> list[Props]:
+        return self._nodes("RouteConfig", Q_ROUTE_CONFIGS, k=config)
+
+    def raw(self, label: str, key: str) -> Any:
+        rows = self._rows(Q_RAW[ident(label)], k=key)
+        return rows[0]["raw"] if rows else None
 
     def configs_using_clusters(self, cluster_keys: Iterable[str]) -> set[str]:
         return {r["config"] for r in self._rows(Q_CONFIGS_USING, keys=sorted(cluster_keys))}

@@ -21,6 +21,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ class Snapshot:
     meta: dict[str, Any]
     nodes: dict[str, list[dict[str, Any]]]
     rels: dict[str, dict[str, list[list[Any]]]]
+    # Reads the heavy properties ({label: {key: {prop: value}}}) when a command needs them.
+    heavy: Callable[[], dict[str, dict[str, dict[str, Any]]]] = lambda: {}
 
     def rel_rows(self, type_: str) -> list[dict[str, Any]]:
         """One type's relationships as flat rows (``src``, ``dst`` and properties)."""
@@ -187,7 +190,9 @@ class SnapshotStore:
             raise StoreError(f"{path} is not a topo snapshot")
         if doc["format"] != FORMAT:
             raise StoreError(f"{path} is {doc['format']}, this topo reads {FORMAT}: run `topo ingest` again")
-        return Snapshot(name=path.name[:-5], meta=doc.get("meta", {}), nodes=doc["nodes"], rels=doc["rels"])
+        name = path.name[:-5]
+        return Snapshot(name=name, meta=doc.get("meta", {}), nodes=doc["nodes"], rels=doc["rels"],
+                        heavy=lambda: self.load_heavy(name))
 
     def load_heavy(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
         """Heavy properties (raw resources) of a snapshot: {label: {key: {prop: value}}}."""
