@@ -48,7 +48,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ import orjson
 
 from topo.errors import TopoError
 from topo.ingest.sources import CLUSTERS_SUFFIX, MAX_FILE, PODS, SERVICES, Bundle, RawDump
+from topo.util import atomic_write
 
 KUBECTL = "kubectl"
 PROXY_CONTAINER = "istio-proxy"
@@ -428,17 +428,7 @@ class CollectResult:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, data, durable=False)
 
 
 def check_out_dir(out: Path) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from topo.errors import TopoError
 from topo.queries.envoy import Request
 from topo.queries.graphapi import MeshGraph, Props
+from topo.util import is_ip as _is_ip
 
 
 @dataclass
@@ -60,14 +60,6 @@ class Destination:
     scheme: str
     service: Props | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def _is_ip(s: str) -> bool:
-    try:
-        ipaddress.ip_address(s)
-    except ValueError:
-        return False
-    return True
 
 
 def _split_hostport(s: str) -> tuple[str, int | None]:
