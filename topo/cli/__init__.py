@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from topo.cli import export_cmd, ingest_cmd, live_cmd, neo4j_cmd, query_cmd, show_cmd
+from topo.cli import check_cmd, export_cmd, ingest_cmd, live_cmd, neo4j_cmd, query_cmd, show_cmd
 
 app = typer.Typer(
     name="topo",
@@ -19,6 +19,7 @@ app.add_typer(show_cmd.app, name="show")
 app.add_typer(live_cmd.app)
 app.add_typer(neo4j_cmd.app)
 app.add_typer(export_cmd.app, name="export")
+app.add_typer(check_cmd.app)
 
 
 def main() -> None:
