@@ -73,6 +73,14 @@ class NxGraph:
         return complete(d["label"], d)
 
     def _out(self, label: str, key: str, rel: str, config: str | None = None) -> list[tuple[Props, dict[str, Any]]]:
+        if config is not None:
+            dst_label = SCHEMA.rel(rel).dst
+            out = []
+            for dst, props in self.lg.out_in_config(rel, key, config):
+                node = self.lg.node(dst_label, dst)
+                if node is not None:
+                    out.append((self._props(node), {"type": rel, **props}))
+            return out
         self.lg.out(rel, key)
         node = self.lg.node(label, key)
         if node is None:
