@@ -39,5 +39,17 @@ docs: $(STAMP)
 	$(TOPO) export path integration publictest --store .topo/docs -o docs/path.svg
 	$(TOPO) export mesh --store .topo/docs -o docs/mesh.svg
 
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) .topo out .pytest_cache .mypy_cache .ruff_cache
+
+# Longer tests (tests/soak/, skipped by `make test`) and the fuzzer for FUZZ_MINUTES per seed
+# set: a 1,000-pod mesh is generated (a few GB, deleted afterwards). Figures are printed.
+FUZZ_MINUTES ?= 5
+.PHONY: soak
+soak: $(STAMP)
+	@scripts/ensure-dot.sh || true
+	TOPO_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/soak
+	TOPO_FUZZ_MINUTES=$(FUZZ_MINUTES) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py -k "example_dumps or real_dumps"

@@ -18,7 +18,7 @@ if [ -z "${NEO4J_URI:-}" ]; then
   fi
 fi
 echo "== pytest"
-$BIN/python -m pytest -q "$@"
+$BIN/python -m pytest -q --ignore=tests/soak "$@"   # tests/soak: `make soak`
 rc=$?
 [ $rc -ne 0 ] && status=$rc
 [ -n "$started" ] && scripts/neo4j-server.sh stop >/dev/null 2>&1

@@ -6,7 +6,7 @@
 
 Every file is made from ``examples/istio-demo/mysql-*.json`` (cut to the resources that
 route, and stripped of TLS and HTTP-filter bulk to keep the corpus small), then broken one
-way. ``corpus/MANIFEST.json`` says, for each file, what was done and what topo must do:
+way. ``MANIFEST.json`` (beside the corpus) says, for each file, what was done and what topo must do:
 ``refused`` (one line naming the file), ``ingested`` (read, maybe with notes), or
 ``either`` (a wrong type that topo may read around or refuse, but never crash on).
 
@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SOURCE = ROOT / "examples" / "istio-demo" / "mysql-bccnp7tz2l-qnqr8.json"
 OUT = HERE / "corpus"
+MANIFEST = HERE / "MANIFEST.json"
 
 # Fields topo's reader uses (topo/ingest/dump.py, transform.py, pipeline.py): each gets a
 # "wrongtype-<field>.json" where every occurrence holds a value of the wrong type.
@@ -67,7 +68,13 @@ def _walk(obj: Any, fn: Any) -> Any:
 _BULK = {"transport_socket", "transport_socket_matches", "http_filters", "access_log", "circuit_breakers",
          "typed_extension_protocol_options", "retry_policy", "tracing", "upgrade_configs", "ANNOTATIONS",
          "PROXY_CONFIG", "user_agent_build_version", "decorator", "max_grpc_timeout", "version_info",
-         "last_updated", "POD_PORTS", "ISTIO_PROXY_SHA", "PILOT_SAN"}
+         "last_updated", "POD_PORTS", "ISTIO_PROXY_SHA", "PILOT_SAN", "config_source", "eds_config",
+         "request_id_extension", "stat_prefix", "use_remote_address", "stream_idle_timeout", "normalize_path",
+         "path_with_escaped_slashes_action", "listener_filters_timeout", "continue_on_listener_filters_timeout",
+         "services", "connect_timeout", "APP_CONTAINERS", "CLUSTER_ID", "ENVOY_PROMETHEUS_PORT",
+         "ENVOY_STATUS_PORT", "INTERCEPTION_MODE", "MESH_ID", "user_agent_name", "dns_lookup_family",
+         "per_connection_buffer_limit_bytes", "max_requests_per_connection", "timeout", "idle_timeout",
+         "health_check_config", "envoy.transport_socket_match"}
 
 
 def _drop_bulk(obj: Any) -> Any:
@@ -103,6 +110,10 @@ def base() -> dict[str, Any]:
             c["static_endpoint_configs"] = c["static_endpoint_configs"][:1]
             c["dynamic_endpoint_configs"] = [x for x in c["dynamic_endpoint_configs"]
                                              if x["endpoint_config"]["cluster_name"] in KEEP_CLUSTERS]
+            for x in c["dynamic_endpoint_configs"]:  # the demo's kind cluster has no zones: add some
+                for loc in x["endpoint_config"].get("endpoints", []):
+                    loc["locality"] = {"region": "eu-west1", "zone": "eu-west1-b"}
+                    loc["priority"] = 0
         elif t == "ListenersConfigDump":
             c["static_listeners"] = c["static_listeners"][:1]
             c["dynamic_listeners"] = [x for x in c["dynamic_listeners"] if x["name"] in KEEP_LISTENERS]
@@ -151,7 +162,10 @@ def wrong_types(doc: dict[str, Any], key: str, offset: int) -> dict[str, Any]:
     """Every ``key`` gets a wrong value; configs entries without ``key`` are left out (size)."""
     n = [offset]
     boot, *rest = doc["configs"]
-    doc = {"configs": [boot] + [c for c in rest if _has_key(c, key)]}
+    keep = [c for c in rest if _has_key(c, key)]
+    if not keep:  # a bootstrap field: keep the route configs, so the dump still routes something
+        keep = [c for c in rest if "dynamic_route_configs" in c]
+    doc = {"configs": [boot] + keep}
 
     def fn(k: str, v: Any) -> Any:
         if k != key:
@@ -284,10 +298,11 @@ def files() -> dict[str, tuple[bytes | None, str, str]]:
 
     # -- deep nesting
     add("deep-arrays-100k.json", b"[" * 100_000 + b"]" * 100_000, "refused", "100,000 nested arrays")
-    add("deep-objects-100k.json", b'{"configs":' + b'{"":' * 10_000 + b"1" + b"}" * 10_001, "refused",
-        "10,000 nested objects under `configs`")
-    for depth in (300, 1000):
+    add("deep-objects-2k.json", b'{"configs":' + b'{"":' * 2_000 + b"1" + b"}" * 2_001, "refused",
+        "2,000 nested objects under `configs`")
+    for depth in (300, 500):
         d = pod(f"deep-in-listener-{depth}.json")
+        d["configs"] = [c for c in d["configs"] if "dynamic_listeners" in c or "bootstrap" in c]
         for c in d["configs"]:
             if "dynamic_listeners" in c:
                 c["dynamic_listeners"][1]["active_state"]["listener"]["metadata"] = {"deep": "@DEEP@"}
@@ -300,7 +315,7 @@ def files() -> dict[str, tuple[bytes | None, str, str]]:
         "a pod name holding the bytes FF FE (not UTF-8)")
     add("lone-surrogate.json", raw.replace(b'"m-truncated"', b'"m-\\ud800"', 1), "refused",
         "a pod name holding an unpaired \\ud800 escape")
-    add("utf16.json", b(pod("utf16.json")).decode().encode("utf-16"), "refused", "the dump in UTF-16")
+    add("utf16.json", b({"configs": pod("utf16.json")["configs"][:2]}).decode().encode("utf-16"), "refused", "the dump in UTF-16")
     add("binary.json", bytes(range(256)) * 4, "refused", "binary bytes")
     add("nan.json", raw.replace(b'"weight":90', b'"weight":NaN', 1), "refused", "a NaN literal")
     add("inf.json", raw.replace(b'"weight":90', b'"weight":1e999', 1), "refused", "a number that overflows a double")
@@ -359,8 +374,11 @@ def write(out: Path) -> dict[str, Any]:
     for name, data in kube_lists().items():
         (out / name).write_bytes(data)
         manifest[name] = {"expect": "kube", "what": "kubectl list with wrong types in every field topo reads"}
-    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, indent=1, sort_keys=True) + "\n"
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -372,14 +390,15 @@ def main(argv: list[str]) -> int:
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            write(Path(tmp) / "c")
+            m = write(Path(tmp) / "c")
             want, have = _tree(Path(tmp) / "c"), _tree(OUT) if OUT.is_dir() else {}
-        if want != have:
+        if want != have or not MANIFEST.is_file() or MANIFEST.read_text() != manifest_text(m):
             diff = sorted(set(want) ^ set(have)) or sorted(k for k in want if want[k] != have.get(k))
             print(f"tests/badinput/corpus drifted from make_corpus.py: {diff[:5]}; rerun it", file=sys.stderr)
             return 1
         return 0
     m = write(OUT)
+    MANIFEST.write_text(manifest_text(m))
     size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"wrote {len(m)} entries, {size} bytes, to {OUT.relative_to(ROOT)}")
     return 0

@@ -59,8 +59,13 @@ def cli_errors(fn: F) -> F:
         except Exception as e:  # a driver error (neo4j) or a bug: still one line
             mod = type(e).__module__ or ""
             if mod.startswith("neo4j"):
-                msg = " ".join(str(getattr(e, "message", None) or e).split())
-                err(f"neo4j: {msg}")
+                # a server error's `message` is its own text; a driver error's is a generic
+                # GQL status ("50N42: Unexpected error…"): its str() says what went wrong
+                server = getattr(e, "code", None) and getattr(e, "message", None)
+                msg = " ".join(str(server or e or type(e).__name__).split())
+                what = {"ServiceUnavailable": "server unavailable: ",
+                        "AuthError": "authentication failed (NEO4J_USERNAME, NEO4J_PASSWORD): "}
+                err(f"neo4j: {what.get(type(e).__name__, '')}{msg}")
                 raise typer.Exit(1) from None
             raise
 

@@ -64,6 +64,10 @@ def parse_json(data: bytes) -> Any:
         raise DumpError("empty file")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+        if not data.strip():
+            raise DumpError("empty file (only a UTF-8 byte-order mark)")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DumpError("UTF-16 text; topo reads UTF-8 (convert it, e.g. with iconv -f UTF-16 -t UTF-8)")
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:
@@ -187,18 +191,33 @@ def describe_non_dump(doc: Any) -> str:
             return f"a Kubernetes {doc.get('kind')}, not a config dump"
         names = ", ".join(sorted(doc)[:5])
         return f"a JSON object without `configs` (keys: {names}), not a config dump"
-    return f"a JSON {type(doc).__name__}, not a config dump"
+    return f"{_json_kind(doc)}, not a config dump"
+
+
+def _json_kind(v: Any) -> str:
+    if v is None:
+        return "JSON null"
+    if isinstance(v, bool):
+        return "a JSON boolean"
+    if isinstance(v, int | float):
+        return "a JSON number"
+    if isinstance(v, str):
+        return "a JSON string"
+    return "a JSON array" if isinstance(v, list) else "a JSON object"
 
 
 def normalize(doc: Any) -> Dump:
     """Turn a parsed document into a :class:`Dump`, or raise :class:`DumpError`."""
+    if isinstance(doc, dict) and "configs" in doc and not isinstance(doc["configs"], list):
+        raise DumpError(f"a JSON object without `configs` as a list (it is {_json_kind(doc['configs'])}), "
+                        "not a config dump")
     if not isinstance(doc, dict) or not isinstance(doc.get("configs"), list):
         raise DumpError(describe_non_dump(doc))
     dump = Dump()
     apis: set[str] = set()
     for entry in doc["configs"]:
         if not isinstance(entry, dict):
-            dump.notes.append(f"skipped a `configs` entry that is a {type(entry).__name__}")
+            dump.notes.append(f"skipped a `configs` entry that is {_json_kind(entry)}")
             continue
         kind = type_name(entry)
         if kind not in _DUMP_TYPES:

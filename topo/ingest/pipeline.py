@@ -154,8 +154,21 @@ def _items(data: bytes | None, what: str, res: IngestResult) -> list[dict[str, A
     return [i for i in items if isinstance(i, dict)]
 
 
+# kubectl output from a bug report may hold anything: read only values of the right type
+def _obj(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+def _text(v: Any) -> str:
+    return v if isinstance(v, str) else ""
+
+
 def _owner_workload(meta: dict[str, Any]) -> str:
-    for o in meta.get("ownerReferences") or []:
+    for o in _list(meta.get("ownerReferences")):
         if isinstance(o, dict) and isinstance(o.get("name"), str):
             name = o["name"]
             if o.get("kind") == "ReplicaSet":
@@ -172,10 +185,8 @@ def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | No
     for pid, p in pods.items():
         by_name.setdefault(p["name"], []).append(pid)
     for item in _items(pods_json, "pods.json", res):
-        meta = item.get("metadata") or {}
-        spec = item.get("spec") or {}
-        status = item.get("status") or {}
-        name, ns = meta.get("name"), meta.get("namespace") or ""
+        meta, spec, status = _obj(item.get("metadata")), _obj(item.get("spec")), _obj(item.get("status"))
+        name, ns = meta.get("name"), _text(meta.get("namespace"))
         if not isinstance(name, str):
             continue
         pid = f"{ns}/{name}"
@@ -191,10 +202,10 @@ def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | No
             p["labels"] = jdump({str(k): str(v) for k, v in labels.items()})
             p["app"] = str(labels.get("app", p.get("app") or ""))
             p["version"] = str(labels.get("version", p.get("version") or ""))
-        p["node_name"] = spec.get("nodeName") or p.get("node_name") or ""
-        p["service_account"] = spec.get("serviceAccountName") or p.get("service_account") or ""
-        ips = [x.get("ip") for x in status.get("podIPs") or [] if isinstance(x, dict) and x.get("ip")]
-        if not ips and status.get("podIP"):
+        p["node_name"] = _text(spec.get("nodeName")) or p.get("node_name") or ""
+        p["service_account"] = _text(spec.get("serviceAccountName")) or p.get("service_account") or ""
+        ips = [x["ip"] for x in _list(status.get("podIPs")) if isinstance(x, dict) and _text(x.get("ip"))]
+        if not ips and _text(status.get("podIP")):
             ips = [status["podIP"]]
         if ips and not p.get("ips"):
             p["ips"], p["ip"] = ips, ips[0]
@@ -202,21 +213,21 @@ def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | No
         if owner and (not p.get("workload") or p["workload"] == p["name"]):
             p["workload"] = owner
     for item in _items(services_json, "services.json", res):
-        meta = item.get("metadata") or {}
-        spec = item.get("spec") or {}
-        name, ns = meta.get("name"), meta.get("namespace") or "default"
-        if not isinstance(name, str):
+        meta, spec = _obj(item.get("metadata")), _obj(item.get("spec"))
+        name, ns = meta.get("name"), _text(meta.get("namespace")) or "default"
+        if not isinstance(name, str) or not name:
             continue
         domain = "cluster.local"
         fqdn = f"{name}.{ns}.svc.{domain}"
-        cips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+        cips = _list(spec.get("clusterIPs")) or ([spec["clusterIP"]] if _text(spec.get("clusterIP")) else [])
         headless = spec.get("clusterIP") == "None"
         rows.add_node("Service", {
             "fqdn": fqdn,
             "name": name,
             "namespace": ns,
             "vips": [c for c in cips if isinstance(c, str) and c != "None"],
-            "ports": [int(p["port"]) for p in spec.get("ports") or [] if isinstance(p, dict) and isinstance(p.get("port"), int)],
+            "ports": [p["port"] for p in _list(spec.get("ports")) if isinstance(p, dict) and type(p.get("port")) is int
+                      and 0 < p["port"] < 65536],
             "headless": headless,
             "kind": "kubernetes",
         })

@@ -6,14 +6,17 @@ Shapes follow ENVOY-SEMANTICS.md §1 (dump layout), §2 (listeners), §4 (networ
 
 from __future__ import annotations
 
-import ipaddress
+import contextvars
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from topo.ingest.dump import Dump, DumpError, is_clusters_status, normalize, parse_json, to_snake
+import orjson
+
+from topo.ingest.dump import Dump, DumpError, _json_kind, is_clusters_status, normalize, parse_json, to_snake
 from topo.rows import Rows, content_key, jdump
+from topo.util import is_ip as _is_ip
 
 HCM_NAMES = ("envoy.filters.network.http_connection_manager", "envoy.http_connection_manager")
 TCP_NAMES = ("envoy.filters.network.tcp_proxy", "envoy.tcp_proxy")
@@ -46,50 +49,99 @@ class DumpResult:
 
 
 # ---------------------------------------------------------------- small readers
+# A value of the wrong type (a string where a list belongs, …) is read as empty, zero or the
+# default, and recorded here while a dump is transformed: the dump then gets a note.
+_WRONG: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("topo_wrong_types", default=None)
+
+
+def _wrong(v: Any, want: str) -> None:
+    seen = _WRONG.get()
+    if seen is not None and len(seen) < 100:
+        seen.append(f"{_json_kind(v)} where {want} belongs")
+
+
 def _d(v: Any) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
+    if isinstance(v, dict):
+        return v
+    if v is not None:
+        _wrong(v, "an object")
+    return {}
 
 
 def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
+    if isinstance(v, list):
+        return v
+    if v is not None:
+        _wrong(v, "a list")
+    return []
+
+
+_INT64 = range(-(2**63), 2**63)
 
 
 def _int(v: Any, default: int = 0) -> int:
+    """An integer field; anything else, or a number outside the signed 64-bit range (which
+    no store can hold and no Envoy field allows), is ``default``."""
     if isinstance(v, dict):  # wrapper printed as {"value": n} by some encoders
         v = v.get("value", default)
     if isinstance(v, bool):
         return int(v)
+    n: int | None = None
     if isinstance(v, int):
-        return v
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, str):
+        n = v
+    elif isinstance(v, float) and v.is_integer():
+        n = int(v)
+    elif isinstance(v, str):
         try:
-            return int(v)
+            n = int(v)
         except ValueError:
-            return default
-    return default
+            pass
+    if n is None:
+        if v is not None:
+            _wrong(v, "an integer")
+        return default
+    if n not in _INT64:
+        _wrong(v, "a 64-bit integer")
+        return default
+    return n
 
 
 def _bool(v: Any, default: bool) -> bool:
     if isinstance(v, dict):
         v = v.get("value", default)
-    return v if isinstance(v, bool) else default
+    if isinstance(v, bool):
+        return v
+    if v is not None:
+        _wrong(v, "true or false")
+    return default
 
 
 def _str(v: Any) -> str:
-    return v if isinstance(v, str) else ""
+    if isinstance(v, str):
+        return v
+    if v is not None:
+        _wrong(v, "a string")
+    return ""
 
 
 def _strs(v: Any) -> list[str]:
-    return [x for x in _l(v) if isinstance(x, str)]
+    out = []
+    for x in _l(v):
+        if isinstance(x, str):
+            out.append(x)
+        else:
+            _wrong(x, "a string")
+    return out
 
 
 def socket_addr(addr: Any) -> tuple[str, int]:
     a = _d(addr)
     sa = _d(a.get("socket_address"))
     if sa:
-        return _str(sa.get("address")), _int(sa.get("port_value"))
+        port = _int(sa.get("port_value"))
+        if not 0 <= port <= 65535:
+            _wrong(port, "a port number (0 to 65535)")
+        return _str(sa.get("address")), port
     if "envoy_internal_address" in a:
         ia = _d(a["envoy_internal_address"])
         return "internal:" + _str(ia.get("server_listener_name")), 0
@@ -135,26 +187,52 @@ def _typed(filt: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 _SECRET_KEYS = frozenset({
     "private_key", "password", "private_key_provider", "session_ticket_keys", "hmac_secret",
     "client_secret", "token", "inline_bytes", "secret", "api_key", "access_token",
+    # code (Lua, ...) is not read by topo and often carries credentials in its literals
+    "inline_code", "source_code", "default_source_code", "source_codes",
 })
+# a scalar or a DataSource under a key with one of these words in its name is a credential
+# (redis' downstream_auth_password, auth_token, client_secret_value, ...)
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "private_key", "api_key", "apikey", "credential")
+# header values that are credentials: {key|name: NAME, value: ...} (headers to add, gRPC
+# initial metadata); a header *matcher* keeps its patterns (tokens in them go by _TOKEN)
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+                             "api-key", "apikey", "x-auth-token", "x-access-token", "private-token"})
+# credentials inside any string: HTTP auth schemes, and JWTs
+_TOKEN = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 REDACTED = "[redacted by topo]"
 
 
+def _token_sub(m: re.Match[str]) -> str:
+    return f"{m[1]}{m[2]}{REDACTED}" if m[1] else REDACTED
+
+
 def scrub(obj: Any) -> Any:
-    """A copy without key material: secret-named fields, inline_bytes, PEM private keys."""
+    """A copy without credentials: secret-named fields and DataSources, inline_bytes, PEM
+    blocks, inline code, credential headers' values, bearer/basic tokens and JWTs in strings."""
     if isinstance(obj, dict):
+        hname = next((v for k in ("key", "name") if isinstance(v := obj.get(k), str)), "")
+        sensitive = hname.lower() in _SECRET_HEADERS
         out = {}
         for k, v in obj.items():
+            lk = k.lower()
             if k in _SECRET_KEYS:
                 out[k] = REDACTED
             elif k == "inline_string" and isinstance(v, str) and ("-----BEGIN" in v or "PRIVATE" in v):
+                out[k] = REDACTED
+            elif any(w in lk for w in _SECRET_WORDS) and (
+                    isinstance(v, str) or isinstance(v, dict) and any(x in v for x in ("inline_string", "inline_bytes"))):
+                out[k] = REDACTED
+            elif sensitive and k in ("value", "raw_value"):
                 out[k] = REDACTED
             else:
                 out[k] = scrub(v)
         return out
     if isinstance(obj, list):
         return [scrub(v) for v in obj]
-    if isinstance(obj, str) and "PRIVATE KEY" in obj:
-        return REDACTED
+    if isinstance(obj, str):
+        if "PRIVATE KEY" in obj:
+            return REDACTED
+        return _TOKEN.sub(_token_sub, obj)
     return obj
 
 
@@ -286,6 +364,57 @@ def _v2_hosts_cla(cluster: dict[str, Any]) -> dict[str, Any]:
     """v2 clusters may list ``hosts`` instead of a ``load_assignment``."""
     hosts = _l(cluster.get("hosts"))
     return {"endpoints": [{"lb_endpoints": [{"endpoint": {"address": h}} for h in hosts]}]} if hosts else {}
+
+
+# ---------------------------------------------------------------- route match types
+# The queries evaluate the stored RouteMatch (topo.queries.envoy.route_matches). Envoy
+# refuses a route config whose match has a field of the wrong type, so such a route is kept
+# (and shown) as one that never matches, with a note, rather than read as "match all".
+def _regex_ok(v: Any) -> bool:
+    return isinstance(v, dict) and isinstance(v.get("regex", ""), str)
+
+
+def _string_match_ok(sm: Any) -> bool:
+    return (isinstance(sm, dict) and (_regex_ok(sm["safe_regex"]) if "safe_regex" in sm else True)
+            and all(isinstance(sm[k], str) for k in ("exact", "prefix", "suffix", "contains") if k in sm))
+
+
+def _header_ok(hm: Any) -> bool:
+    if not isinstance(hm, dict) or not isinstance(hm.get("name", ""), str):
+        return False
+    if "string_match" in hm and not _string_match_ok(hm["string_match"]):
+        return False
+    if "safe_regex_match" in hm and not _regex_ok(hm["safe_regex_match"]):
+        return False
+    if "range_match" in hm and not (isinstance(hm["range_match"], dict) and all(
+            isinstance(hm["range_match"].get(k, 0), int | str) for k in ("start", "end"))):
+        return False
+    return all(isinstance(hm[k], str) for k in ("exact_match", "prefix_match", "suffix_match", "contains_match",
+                                                "regex_match") if k in hm)
+
+
+def _query_ok(qm: Any) -> bool:
+    return (isinstance(qm, dict) and isinstance(qm.get("name", ""), str)
+            and (_string_match_ok(qm["string_match"]) if "string_match" in qm else True))
+
+
+def clean_match(rt: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A route's match, and the fields of it that have the wrong type (then it never matches)."""
+    m = rt.get("match", {})
+    if not isinstance(m, dict):
+        bad = ["match"]
+    else:
+        bad = [k for k in ("prefix", "path", "path_separated_prefix", "regex") if k in m and not isinstance(m[k], str)]
+        if "safe_regex" in m and not _regex_ok(m["safe_regex"]):
+            bad.append("safe_regex")
+        if "headers" in m and not (isinstance(m["headers"], list) and all(_header_ok(h) for h in m["headers"])):
+            bad.append("headers")
+        qp = m.get("query_parameters")
+        if "query_parameters" in m and not (isinstance(qp, list) and all(_query_ok(q) for q in qp)):
+            bad.append("query_parameters")
+        if not bad:
+            return m, []
+    return {"path": f"<invalid match: {', '.join(bad)}>"}, bad
 
 
 # ---------------------------------------------------------------- route match summary (istioctl style)
@@ -568,7 +697,10 @@ class _Builder:
 
     def _route(self, rt: dict[str, Any], vkey: str, ri: int) -> None:
         rkey = f"{vkey}/{ri}"
-        match = _d(rt.get("match"))
+        match, bad = clean_match(rt)
+        if bad:
+            self.notes.append(f"route {_str(rt.get('name')) or '#' + str(ri)} ({rkey}): {', '.join(bad)} of the "
+                              "wrong type in its match; Envoy would refuse it, topo keeps it as never matching")
         action, clusters, header, status = "", [], "", 0
         mirrors: list[str] = []
         if "route" in rt:
@@ -599,7 +731,7 @@ class _Builder:
             "key": rkey,
             "name": _str(rt.get("name")),
             "index": ri,
-            "match": jdump(match),
+            "match": jdump(scrub(match)),
             "match_text": match_text(match),
             "action": action,
             "clusters": jdump(clusters),
@@ -772,14 +904,6 @@ class _Builder:
         return ckey
 
 
-def _is_ip(s: str) -> bool:
-    try:
-        ipaddress.ip_address(s)
-    except ValueError:
-        return False
-    return True
-
-
 def transform_dump(doc: Any, source: str, clusters_status: Any = None,
                    cache: dict[str, list[Effect]] | None = None) -> DumpResult:
     """One parsed config dump → rows. Raises :class:`DumpError` for anything that is not one.
@@ -787,6 +911,14 @@ def transform_dump(doc: Any, source: str, clusters_status: Any = None,
     ``cache`` (one dict per ingest) lets later dumps skip resources an earlier dump of the
     same ingest already turned into rows: their rows are then left out of this result, so
     pass a cache only when every result is merged into one set of rows."""
+    token = _WRONG.set([])
+    try:
+        return _transform_dump(doc, source, clusters_status, cache)
+    finally:
+        _WRONG.reset(token)
+
+
+def _transform_dump(doc: Any, source: str, clusters_status: Any, cache: dict[str, list[Effect]] | None) -> DumpResult:
     dump = normalize(doc)
     if clusters_status is not None and not is_clusters_status(clusters_status):
         raise DumpError("the companion .clusters.json is not /clusters?format=json output")
@@ -826,6 +958,11 @@ def transform_dump(doc: Any, source: str, clusters_status: Any = None,
         "config": ckey,
     })
     b.rows.add_rel("USES_CONFIG", pod.id, ckey)
+    wrong = _WRONG.get() or []
+    if wrong:
+        n = f"{len(wrong)}{'+' if len(wrong) >= 100 else ''}"
+        b.notes.append(f"{n} value{'' if n == '1' else 's'} of the wrong type, read as empty, zero or the default "
+                       f"(the first: {wrong[0]})")
     if cache is not None:
         cache.update(b.new_cache)
     return DumpResult(rows=b.rows, pod_id=pod.id, summary=b.summary, api=dump.api, notes=b.notes)
@@ -835,5 +972,13 @@ def transform_bytes(data: bytes, source: str, clusters_status: bytes | None = No
                     cache: dict[str, list[Effect]] | None = None) -> DumpResult:
     """Bytes of one dump (and optionally of its ``/clusters?format=json``) → rows."""
     doc = parse_json(data)
-    cs = parse_json(clusters_status) if clusters_status is not None else None
-    return transform_dump(doc, source, cs, cache)
+    try:
+        cs = parse_json(clusters_status) if clusters_status is not None else None
+    except DumpError as e:
+        raise DumpError(f"its companion .clusters.json: {e}") from None
+    try:
+        return transform_dump(doc, source, cs, cache)
+    except RecursionError:
+        raise DumpError("JSON nested too deeply to read") from None
+    except orjson.JSONEncodeError as e:  # past orjson's 255 levels when a resource is hashed
+        raise DumpError(f"JSON nested too deeply to store ({e})") from None

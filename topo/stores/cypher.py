@@ -93,25 +93,30 @@ LINK_NEW_ENDPOINTS_TO_PODS = (
     "MATCH (p:Pod) WHERE e.ip IN p.ips MERGE (e)-[r:ON_POD]->(p) SET r.lastupdated = $tag"
 )
 
+# The tag of the last complete run (Pods are written last; Pod.lastupdated is indexed).
+LAST_TAG = "MATCH (p:Pod) RETURN max(p.lastupdated) AS t"
+
 # Cleanup, as cartography's update tags do: within the namespaces this run ingested, remove
-# what older completed runs left and this run did not touch; then resources no proxy config
-# holds any more. Nodes touched by this run (lastupdated = $tag) are never removed.
+# what older runs left and this run did not touch (a run that died midway left only
+# unreferenced resources, or Pods that this run rewrites or removes); then resources no proxy
+# config holds any more. Nodes touched by this run (lastupdated = $tag) are never removed,
+# nor those of a run that started later (a greater tag) and may still be loading.
 CLEANUP = [
-    "MATCH (p:Pod) WHERE p.namespace IN $namespaces AND p.lastupdated <> $tag DETACH DELETE p",
-    "MATCH (:Pod)-[r:USES_CONFIG]->() WHERE r.lastupdated <> $tag AND startNode(r).namespace IN $namespaces DELETE r",
-    "MATCH ()-[r:ON_POD]->(p:Pod) WHERE p.namespace IN $namespaces AND r.lastupdated <> $tag DELETE r",
+    "MATCH (p:Pod) WHERE p.namespace IN $namespaces AND p.lastupdated < $tag DETACH DELETE p",
+    "MATCH (:Pod)-[r:USES_CONFIG]->() WHERE r.lastupdated < $tag AND startNode(r).namespace IN $namespaces DELETE r",
+    "MATCH ()-[r:ON_POD]->(p:Pod) WHERE p.namespace IN $namespaces AND r.lastupdated < $tag DELETE r",
     # by-name references hold inside one ProxyConfig: they go with it
-    "MATCH (c:ProxyConfig) WHERE c.lastupdated <> $tag AND NOT (c)<-[:USES_CONFIG]-() "
+    "MATCH (c:ProxyConfig) WHERE c.lastupdated < $tag AND NOT (c)<-[:USES_CONFIG]-() "
     "WITH collect(c.key) AS gone MATCH ()-[r:HANDS_OFF|USES_ROUTE_CONFIG|TCP_TO|ROUTES_TO]->() "
     "WHERE r.config IN gone DELETE r",
-    "MATCH (c:ProxyConfig) WHERE c.lastupdated <> $tag AND NOT (c)<-[:USES_CONFIG]-() DETACH DELETE c",
-    "MATCH (l:Listener) WHERE l.lastupdated <> $tag AND NOT (l)<-[:HAS_LISTENER]-() "
+    "MATCH (c:ProxyConfig) WHERE c.lastupdated < $tag AND NOT (c)<-[:USES_CONFIG]-() DETACH DELETE c",
+    "MATCH (l:Listener) WHERE l.lastupdated < $tag AND NOT (l)<-[:HAS_LISTENER]-() "
     "OPTIONAL MATCH (l)-[:HAS_CHAIN]->(fc:FilterChain) DETACH DELETE l, fc",
-    "MATCH (rc:RouteConfig) WHERE rc.lastupdated <> $tag AND NOT (rc)<-[:HAS_ROUTE_CONFIG]-() "
+    "MATCH (rc:RouteConfig) WHERE rc.lastupdated < $tag AND NOT (rc)<-[:HAS_ROUTE_CONFIG]-() "
     "OPTIONAL MATCH (rc)-[:HAS_VHOST]->(vh:VirtualHost) OPTIONAL MATCH (vh)-[:HAS_ROUTE]->(rt:Route) "
     "DETACH DELETE rc, vh, rt",
-    "MATCH (c:Cluster) WHERE c.lastupdated <> $tag AND NOT (c)<-[:HAS_CLUSTER]-() DETACH DELETE c",
-    "MATCH (e:Endpoint) WHERE e.lastupdated <> $tag AND NOT (e)<-[:HAS_ENDPOINT]-() DETACH DELETE e",
-    "MATCH (s:Service) WHERE s.lastupdated <> $tag AND NOT (s)<-[:FOR_SERVICE]-() "
+    "MATCH (c:Cluster) WHERE c.lastupdated < $tag AND NOT (c)<-[:HAS_CLUSTER]-() DETACH DELETE c",
+    "MATCH (e:Endpoint) WHERE e.lastupdated < $tag AND NOT (e)<-[:HAS_ENDPOINT]-() DETACH DELETE e",
+    "MATCH (s:Service) WHERE s.lastupdated < $tag AND NOT (s)<-[:FOR_SERVICE]-() "
     "AND (s.namespace IN $namespaces OR s.namespace = '' OR s.namespace IS NULL) DETACH DELETE s",
 ]

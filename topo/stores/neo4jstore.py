@@ -21,9 +21,33 @@ from topo.stores import cypher
 BATCH = int(os.environ.get("TOPO_NEO4J_BATCH", "5000"))
 
 
+_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+def check_uri(uri: str) -> None:
+    """Refuse, in one line, a URI the driver would choke on (or take for its HTTP preview)."""
+    from urllib.parse import urlsplit
+
+    from topo.errors import TopoError
+
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 (parses the port: ValueError if it is not a number)
+    except ValueError as e:
+        raise TopoError(f"invalid Neo4j URI {uri!r}: {e}", 2) from None
+    if parts.scheme not in _SCHEMES or not parts.hostname:
+        raise TopoError(f"invalid Neo4j URI {uri!r}: give bolt://HOST:PORT or neo4j://HOST:PORT", 2)
+
+
 def connect(uri: str) -> Any:
+    import logging
+
     import neo4j
 
+    check_uri(uri)
+    # the driver logs warnings (e.g. "Unable to retrieve routing information") that Python
+    # would print to stderr beside topo's own one-line error: keep them out of it
+    logging.getLogger("neo4j").addHandler(logging.NullHandler())
     user = os.environ.get("NEO4J_USERNAME")
     password = os.environ.get("NEO4J_PASSWORD")
     auth = (user or "neo4j", password) if password else None
@@ -40,6 +64,7 @@ def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, A
 
 class Neo4jLoader:
     def __init__(self, uri: str, database: str = "neo4j", batch: int = BATCH) -> None:
+        check_uri(uri)  # before the transform, not after it
         self.uri, self.database, self.batch = uri, database, batch
         self.written = 0
         self.seconds = 0.0
@@ -59,24 +84,26 @@ class Neo4jLoader:
 
     def _save(self, driver: Any, rows: Rows) -> str:
         t0 = time.perf_counter()
-        tag = int(time.time() * 1000)
         for stmt in cypher.constraints() + cypher.indexes():
             self._run(driver, stmt)
+        # The cleanup removes what runs with a smaller tag left: keep tags increasing even
+        # when this host's clock is behind the one that wrote the last complete run.
+        last = driver.execute_query(cypher.LAST_TAG, database_=self.database).records[0]["t"]
+        tag = max(int(time.time() * 1000), (last or 0) + 1)
         written = 0
+        # Pods last: a question starts at a Pod and follows its `config` key, so until the
+        # Pods are written the previous run's Pods still lead to their complete configs
+        # (content-addressed nodes are never changed in place). A run that dies earlier
+        # leaves the previous answers; one that dies among the Pod batches leaves each Pod
+        # on the old config or on the new, complete one. ON_POD is linked below.
         for nt in SCHEMA.nodes:
-            q = cypher.merge_nodes(nt.label)
-            for chunk in _batches(rows.node_rows(nt.label), self.batch):
-                self._run(driver, q, rows=chunk, tag=tag)
-                written += len(chunk)
+            if nt.label != "Pod":
+                written += self._merge_nodes(driver, nt.label, rows, tag)
         for rt in SCHEMA.rels:
-            if rt.type == "ON_POD":
-                continue  # linked below, against the whole graph
-            q = cypher.merge_rels(rt.type)
-            data = [{"src": r["src"], "dst": r["dst"], "props": {k: v for k, v in r.items() if k not in ("src", "dst")}}
-                    for r in rows.rel_rows(rt.type)]
-            for chunk in _batches(data, self.batch):
-                self._run(driver, q, rows=chunk, tag=tag)
-                written += len(chunk)
+            if rt.type not in ("USES_CONFIG", "ON_POD"):
+                written += self._merge_rels(driver, rt.type, rows, tag)
+        written += self._merge_nodes(driver, "Pod", rows, tag)
+        written += self._merge_rels(driver, "USES_CONFIG", rows, tag)
         self._run(driver, cypher.LINK_ENDPOINTS_TO_NEW_PODS, tag=tag)
         self._run(driver, cypher.LINK_NEW_ENDPOINTS_TO_PODS, tag=tag)
         namespaces = sorted({p["namespace"] or "" for p in rows.nodes.get("Pod", {}).values()})
@@ -85,6 +112,22 @@ class Neo4jLoader:
         self.written = written
         self.seconds = time.perf_counter() - t0
         return str(tag)
+
+    def _merge_nodes(self, driver: Any, label: str, rows: Rows, tag: int) -> int:
+        q = cypher.merge_nodes(label)
+        n = 0
+        for chunk in _batches(rows.node_rows(label), self.batch):
+            self._run(driver, q, rows=chunk, tag=tag)
+            n += len(chunk)
+        return n
+
+    def _merge_rels(self, driver: Any, type_: str, rows: Rows, tag: int) -> int:
+        q = cypher.merge_rels(type_)
+        data = [{"src": r["src"], "dst": r["dst"], "props": {k: v for k, v in r.items() if k not in ("src", "dst")}}
+                for r in rows.rel_rows(type_)]
+        for chunk in _batches(data, self.batch):
+            self._run(driver, q, rows=chunk, tag=tag)
+        return len(data)
 
 
 def read_query(uri: str, database: str, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,948 @@
+"""Hardening: bad input, nothing lost, secrets never stored, names stay data.
+
+1. Bad input: the corpus in tests/badinput/ (written by make_corpus.py from the smallest
+   example dump) ingested beside a good dump through the CLI; every wrong type in every
+   field the reader uses; the questions on whatever partially valid files ingested.
+   (tests/test_fuzz.py mutates real dumps at random.)
+2. Nothing lost: ingests SIGKILLed at 20 random points; readers asking `path` while
+   ingests replace the snapshot; a Neo4j load that fails or is killed midway; a Neo4j
+   server that is down, refuses the credentials, or is named by a bad URI.
+3. Secrets: dumps seeded with key material, tokens and passwords, ingested into both
+   backends; every stored byte and every output is scanned for them.
+4. Injection: names full of Cypher and shell metacharacters stay data: Cypher parameters,
+   kubectl argv elements refused before kubectl runs, escaped DOT labels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from badinput import make_corpus
+from badinput.harness import ask, questions
+from builders import simple_mesh_dump
+from conftest import EXAMPLE, ROOT, meshgen
+from typer.testing import CliRunner
+
+from topo.cli import app
+from topo.cli.common import to_plain
+from topo.ingest import pipeline, sources
+from topo.ingest.dump import DumpError
+from topo.ingest.transform import transform_bytes
+from topo.queries import path as pathq
+from topo.queries.graphapi import open_graph
+from topo.stores.snapshot import SnapshotStore
+
+BADINPUT = ROOT / "tests" / "badinput"
+CORPUS = BADINPUT / "corpus"
+GOOD = EXAMPLE / "integration-86924652-bfsfs.json"
+
+
+def topo(*args: Any, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m topo ...` as a user runs it: a separate process, its exit code and output."""
+    return subprocess.run([sys.executable, "-m", "topo", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+def no_traceback(r: Any) -> None:
+    out = (r.stdout or "") + (r.stderr or "")
+    assert "Traceback" not in out, out[-3000:]
+
+
+def one_line_error(r: Any, prefix: str = "topo: ") -> str:
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(prefix), r.stderr
+    return lines[0]
+
+
+def manifest() -> dict[str, dict[str, str]]:
+    return json.loads((BADINPUT / "MANIFEST.json").read_text())
+
+
+def path_weights(doc: dict[str, Any]) -> list[tuple[str, int]]:
+    return sorted((c["name"], c["weight"]) for a in doc["answers"] for c in a["clusters"])
+
+
+# ============================================================================ 1. bad input
+
+
+def test_corpus_is_what_its_script_writes_and_small():
+    assert make_corpus.main(["--check"]) == 0, "rerun tests/badinput/make_corpus.py"
+    size = sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file())
+    assert size < 2 * 1024 * 1024, size
+    m = manifest()
+    names = set(m)
+    for must in ("missing-configs.json", "unknown-types.json", "duplicate-names.json", "cluster-header-self.json",
+                 "string-1mb.json", "deep-arrays-100k.json", "invalid-utf8.json", "empty.json", "a-directory.json",
+                 "port-negative.json", "weight-zero.json", "weight-2p32.json"):
+        assert must in names, must
+    assert sum(n.startswith("truncated-") for n in names) >= 20
+    assert {n[len("wrongtype-"):-len(".json")].replace("at-", "@") for n in names if n.startswith("wrongtype-")} \
+        == set(make_corpus.READER_KEYS)
+    assert (CORPUS / "a-directory.json").is_dir()
+    assert len((CORPUS / "string-1mb.json").read_bytes()) > 1_000_000
+
+
+@pytest.fixture(scope="module")
+def corpus_ingest(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """The corpus and one good dump in one directory, ingested by `python -m topo ingest`."""
+    base = tmp_path_factory.mktemp("corpus")
+    src, store = base / "in", base / "store"
+    shutil.copytree(CORPUS, src)
+    shutil.copy(GOOD, src)
+    r = topo("ingest", "--from", src, "--store", store, "-o", "json")
+    return src, store, r
+
+
+def test_corpus_ingest_refuses_each_bad_file_in_one_line(corpus_ingest):
+    src, store, r = corpus_ingest
+    no_traceback(r)
+    assert r.returncode == pipeline.EXIT_PARTIAL, r.stderr[-2000:]
+    summary = json.loads(r.stdout)
+    refused = {Path(x["source"]).name: x["reason"] for x in summary["refused"]}
+    # stderr: exactly one line per refused file, naming it
+    lines = r.stderr.splitlines()
+    assert len(lines) == len(refused)
+    for ln in lines:
+        assert ln.startswith(f"topo: {src}/"), ln
+        name = ln[len(f"topo: {src}/"):].split(": ", 1)[0]
+        assert name in refused, ln
+    for name, reason in refused.items():
+        assert reason and "\n" not in reason and len(reason) < 300, (name, reason)
+    m = manifest()
+    for name, info in m.items():
+        if info["expect"] == "refused":
+            assert name in refused, f"{name} ({info['what']}) should be refused"
+        elif info["expect"] in ("ingested", "kube"):
+            assert name not in refused, f"{name} ({info['what']}) was refused: {refused.get(name)}"
+    # every file that was not refused is a pod in the snapshot (the later of two files wins)
+    snap = SnapshotStore(store).load()
+    sources_ = {Path(p["source"]).name for p in snap.nodes["Pod"]}
+    dumps = {n for n, i in m.items() if i["expect"] not in ("kube", "companion")} | {GOOD.name}
+    assert dumps - set(refused) - {"duplicate-pod-a.json"} == sources_
+    # what was read around is recorded as a note (a warning) on the file
+    noted = {n[len(f"{src}/"):].split(": ", 1)[0] for n in summary["notes"] if n.startswith(f"{src}/")}
+    for name in ("wrongtype-port_value.json", "wrongtype-domains.json", "wrongtype-filter_chains.json",
+                 "wrongtype-prefix.json", "wrongtype-headers.json", "port-negative.json", "port-huge.json",
+                 "weight-2p64.json", "configs-junk-entries.json", "unknown-type-extra.json", "duplicate-pod-b.json"):
+        assert name in noted, name
+    assert GOOD.name not in noted
+    print(f"\ncorpus: {len(m)} entries, {len(refused)} refused in one line, {len(sources_) - 1} bad files ingested, "
+          f"{len(noted)} of them with a recorded warning")
+
+
+def test_the_good_pod_beside_the_corpus_answers(corpus_ingest):
+    _src, store, _r = corpus_ingest
+    r = topo("path", "integration", "publictest", "--store", store, "-o", "json")
+    no_traceback(r)
+    assert r.returncode == 0, r.stderr
+    assert path_weights(json.loads(r.stdout)) == [
+        ("outbound|9000|v1|publictest.istio-demo.svc.cluster.local", 90),
+        ("outbound|9000|v2|publictest.istio-demo.svc.cluster.local", 10)]
+
+
+def test_questions_on_what_ingested_from_the_corpus(corpus_ingest):
+    """path, reach, blast and show on every pod that a bad file left: answers or one line."""
+    _src, store, _r = corpus_ingest
+    snap = SnapshotStore(store).load()
+    pods = sorted(p["id"] for p in snap.nodes["Pod"])
+    qs = [q for p in pods for q in questions(p, ["publictest", "mysql:3306", "10.1.122.241:9000"])]
+    qs += [["reach", "--to", "publictest"], ["blast", "publictest"], ["blast", "10.244.0.70"]]
+    n, crashes = ask(store, qs)
+    assert not crashes, crashes
+    # and a few as separate processes, with the worst of the corpus
+    for args in (["path", "m-string-1mb", "publictest", "-o", "json"],
+                 ["path", "m-cluster-header-self", "publictest", "--header", "x-cluster=anything"],
+                 ["path", "m-weight-2p64", "publictest"], ["show", "all", "m-string-1mb", "-o", "json"],
+                 ["blast", "m-duplicate-names"], ["reach", "m-port-huge"]):
+        r = topo(*args, "--store", store)
+        no_traceback(r)
+        assert r.returncode in (0, 2, 4), (args, r.stderr)
+    print(f"\ncorpus: {n} questions on {len(pods)} pods, no crash")
+
+
+def test_every_field_the_reader_uses_with_every_wrong_type(tmp_path):
+    """The full base dump with one field's every occurrence set to one wrong value, for
+    every field x every wrong value: a one-line DumpError or rows that store."""
+    base = make_corpus.renamed(make_corpus.base(), "m-matrix")
+    n = refused = 0
+    for key in make_corpus.READER_KEYS:
+        for w in make_corpus.WRONG:
+            doc = make_corpus._walk(orjson.loads(orjson.dumps(base)), lambda k, v, key=key, w=w: w if k == key else v)
+            data = make_corpus.b(doc)
+            n += 1
+            try:
+                res = transform_bytes(data, f"{key}.json")
+            except DumpError as e:
+                assert str(e) and "\n" not in str(e), (key, w, str(e))
+                refused += 1
+                continue
+            orjson.dumps(res.rows.nodes)  # storable: no value orjson (or Neo4j) cannot hold
+            for label, bucket in res.rows.nodes.items():
+                for props in bucket.values():
+                    for k, v in props.items():
+                        assert not (isinstance(v, int) and not -(2**63) <= v < 2**63), (key, w, label, k)
+    assert n == len(make_corpus.READER_KEYS) * len(make_corpus.WRONG)
+    print(f"\nwrong types: {n} dumps, {refused} refused in one line, {n - refused} read")
+
+
+@pytest.mark.neo4j
+def test_corpus_into_neo4j(neo4j_db, neo4j_uri, tmp_path):
+    """The same corpus into Neo4j: huge numbers, 1 MB strings and twins load; questions answer."""
+    from topo.stores.neo4jgraph import CypherGraph
+    from topo.stores.neo4jstore import Neo4jLoader
+
+    src = tmp_path / "in"
+    shutil.copytree(CORPUS, src)
+    shutil.copy(GOOD, src)
+    res = pipeline.run(sources.from_path(src), Neo4jLoader(neo4j_uri))
+    assert res.exit_code == pipeline.EXIT_PARTIAL
+    cy = CypherGraph(neo4j_uri)
+    got = pathq.path(cy, "integration", "publictest")
+    assert sorted((c.name, c.weight) for c in got.answers[0].clusters)[0][1] == 90
+    cy.close()
+    pods = ["m-weight-2p64", "m-port-huge", "m-string-1mb", "m-cluster-header-self", "m-duplicate-names",
+            "m-wrongtype-weight", "m-wrongtype-match"]
+    qs = [q for p in pods for q in questions(p, ["publictest", "mysql:3306"])]
+    n, crashes = ask(None, qs, backend=["--neo4j", neo4j_uri])
+    assert not crashes, crashes
+
+
+# ============================================================================ 2. nothing lost
+
+
+@pytest.fixture(scope="module")
+def medium_mesh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 services, 60 pods: an ingest takes about a second."""
+    return meshgen(tmp_path_factory.mktemp("medium") / "m", "random", "--services", "30", "--pods", "60", "--seed", "1")
+
+
+def _snapshot_files(st: SnapshotStore) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in st.snapdir.iterdir() if not p.name.startswith(".")}
+
+
+def test_sigkill_at_20_random_points_keeps_the_previous_snapshot(medium_mesh, tmp_path):
+    st = SnapshotStore(tmp_path / "store")
+    first = topo("ingest", "--from", medium_mesh, "--store", st.root, "--name", "before")
+    assert first.returncode == 0, first.stderr
+    before = _snapshot_files(st)
+    g = open_graph(store=st.root)
+    pod = g.pods()[0]["id"]
+    svc = next(s for s in g.services() if s["ports"])
+    want = orjson.dumps(to_plain(pathq.path(g, pod, svc["fqdn"], port=svc["ports"][0])))
+    # time one ingest, to spread the kills over it (this only picks the delays; nothing is
+    # asserted about time)
+    t0 = time.monotonic()
+    topo("ingest", "--from", medium_mesh, "--store", tmp_path / "timing")
+    span = time.monotonic() - t0
+    rng = random.Random(20)
+    outcomes = {"old": 0, "new": 0}
+    prev = "before"
+    for i in range(20):
+        p = subprocess.Popen([sys.executable, "-m", "topo", "ingest", "--from", str(medium_mesh), "--store",
+                              str(st.root), "--name", f"run{i}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if i % 2 == 0:  # anywhere in the run
+            time.sleep(rng.uniform(0, span * 1.2))
+        else:  # while the snapshot is being written: once a temporary file appears
+            while p.poll() is None and not any(f.name.endswith(".tmp") for d in (st.root, st.snapdir)
+                                               for f in d.iterdir()):
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0, 0.03))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        cur = st.current_name()
+        assert cur in (prev, f"run{i}"), cur  # the previous snapshot, or the new one, complete
+        outcomes["old" if cur == prev else "new"] += 1
+        now = _snapshot_files(st)
+        for name, data in before.items():  # snapshots are never touched once written
+            assert now[name] == data, name
+        assert set(now) - set(before) <= {f"run{i}.json", f"run{i}.heavy"}, sorted(now)
+        before, prev = now, cur
+        for name in st.names():  # every snapshot listed is whole
+            snap = st.load(name)
+            assert len(snap.nodes["Pod"]) == 60
+        g = open_graph(store=st.root)
+        assert orjson.dumps(to_plain(pathq.path(g, pod, svc["fqdn"], port=svc["ports"][0]))) == want
+    print(f"\nkills: 20 survived ({outcomes['old']} left the previous snapshot current, "
+          f"{outcomes['new']} came after the new one was complete and current)")
+
+
+READER = r"""
+import sys, orjson
+from topo.cli.common import to_plain
+from topo.queries.graphapi import open_graph
+from topo.queries.path import path
+store, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
+answers, n, errors = {}, 0, []
+import os
+while not os.path.exists(stop):
+    try:
+        a = orjson.dumps(to_plain(path(open_graph(store=store), "integration", "publictest")), option=orjson.OPT_SORT_KEYS)
+        answers[a] = answers.get(a, 0) + 1
+    except Exception as e:  # any error is a failure of the test
+        errors.append(f"{type(e).__name__}: {e}")
+    n += 1
+open(out, "wb").write(orjson.dumps({"n": n, "answers": [[k.decode(), v] for k, v in answers.items()], "errors": errors}))
+"""
+
+
+def _two_meshes(tmp: Path, bulk: Path) -> tuple[Path, Path]:
+    """The demo with publictest split 90/10 (A) and 50/50 (B), each beside the medium mesh's
+    dumps so an ingest takes about a second."""
+    out = []
+    for name, weights in (("a", (90, 10)), ("b", (50, 50))):
+        d = tmp / name
+        shutil.copytree(EXAMPLE, d)
+        shutil.copytree(bulk, d / "bulk")
+        for f in d.glob("*.json"):
+            f.write_bytes(f.read_bytes().replace(b'"weight": 90', f'"weight": {weights[0]}'.encode())
+                          .replace(b'"weight": 10', f'"weight": {weights[1]}'.encode()))
+        out.append(d)
+    return out[0], out[1]
+
+
+def _answer(store: Path) -> bytes:
+    return orjson.dumps(to_plain(pathq.path(open_graph(store=store), "integration", "publictest")),
+                        option=orjson.OPT_SORT_KEYS)
+
+
+def test_readers_see_a_whole_snapshot_while_ingests_replace_it(medium_mesh, tmp_path):
+    a, b = _two_meshes(tmp_path, medium_mesh)
+    st = tmp_path / "store"
+    want = {}
+    for d in (a, b):
+        r = topo("ingest", "--from", d, "--store", st)
+        assert r.returncode == 0, r.stderr
+        want[d.name] = _answer(st)
+    assert want["a"] != want["b"]
+    stop = tmp_path / "stop"
+    readers = [subprocess.Popen([sys.executable, "-c", READER, str(st), str(stop), str(tmp_path / f"r{i}.json")])
+               for i in range(2)]
+    # and one reader in this process, in a thread
+    seen: dict[bytes, int] = {}
+    errors: list[str] = []
+
+    def inproc() -> None:
+        while not stop.exists():
+            try:
+                ans = _answer(st)
+                seen[ans] = seen.get(ans, 0) + 1
+            except Exception as e:
+                errors.append(repr(e))
+
+    t = threading.Thread(target=inproc)
+    t.start()
+    ingests = 0
+    try:
+        for d in (a, b) * 2:
+            r = topo("ingest", "--from", d, "--store", st)
+            assert r.returncode == 0, r.stderr
+            ingests += 1
+            SnapshotStore(st).prune(3)  # old snapshots go while readers may hold them
+    finally:
+        stop.write_text("")
+        t.join()
+        for p in readers:
+            p.wait(timeout=60)
+    total = sum(seen.values())
+    assert not errors, errors[:3]
+    assert set(seen) <= set(want.values())
+    for i in range(2):
+        res = json.loads((tmp_path / f"r{i}.json").read_text())
+        assert not res["errors"], res["errors"][:3]
+        assert {k.encode() for k, _ in res["answers"]} <= set(want.values())
+        total += res["n"]
+    assert total > 0
+    print(f"\nreaders: {total} answers during {ingests} ingests, each the old or the new snapshot's, no error")
+
+
+# ---------------------------------------------------------------------------- Neo4j
+
+
+def _neo4j_answer(uri: str) -> bytes:
+    from topo.stores.neo4jgraph import CypherGraph
+
+    cy = CypherGraph(uri)
+    try:
+        return orjson.dumps(to_plain(pathq.path(cy, "integration", "publictest")), option=orjson.OPT_SORT_KEYS)
+    finally:
+        cy.close()
+
+
+def _graph_sets(driver: Any) -> tuple[set[str], set[str]]:
+    nodes = driver.execute_query("MATCH (n) RETURN labels(n)[0] AS l, properties(n) AS p", database_="neo4j").records
+    rels = driver.execute_query("MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(r) AS p, "
+                                "properties(a) AS a, properties(b) AS b", database_="neo4j").records
+
+    def clean(p: dict[str, Any]) -> str:
+        return orjson.dumps({k: v for k, v in p.items() if k != "lastupdated"}, option=orjson.OPT_SORT_KEYS).decode()
+
+    return ({r["l"] + clean(r["p"]) for r in nodes},
+            {r["t"] + clean(r["p"]) + clean(r["a"]) + clean(r["b"]) for r in rels})
+
+
+def _small_meshes(tmp: Path) -> tuple[Path, Path]:
+    """The demo at 90/10 (A) and at 50/50 without mysql (B): new resources and a gone pod."""
+    a = tmp / "na"
+    shutil.copytree(EXAMPLE, a)
+    b = tmp / "nb"
+    shutil.copytree(EXAMPLE, b)
+    (b / "mysql-bccnp7tz2l-qnqr8.json").unlink()
+    for f in b.glob("*.json"):
+        f.write_bytes(f.read_bytes().replace(b'"weight": 90', b'"weight": 50').replace(b'"weight": 10', b'"weight": 50'))
+    return a, b
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.neo4j
+def test_neo4j_load_failing_midway_keeps_the_previous_answers(neo4j_db, neo4j_uri, tmp_path, monkeypatch):
+    """B fails after k write batches, for k across the whole load: questions answer as
+    after A (or, once B's Pods are being written, as after B); the next complete run
+    leaves exactly what a fresh load of it leaves."""
+    from topo.stores.neo4jstore import Neo4jLoader
+
+    a, b = _small_meshes(tmp_path)
+    pipeline.run(sources.from_path(b), Neo4jLoader(neo4j_uri))
+    want_b, sets_b = _neo4j_answer(neo4j_uri), _graph_sets(neo4j_db)
+    neo4j_db.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+    pipeline.run(sources.from_path(a), Neo4jLoader(neo4j_uri))
+    want_a = _neo4j_answer(neo4j_uri)
+    assert want_a != want_b
+
+    calls: list[str] = []
+    real_run = Neo4jLoader._run
+
+    def counting(self: Any, driver: Any, query: str, **params: Any) -> None:
+        if "UNWIND $rows" in query:
+            calls.append(query)
+        real_run(self, driver, query, **params)
+
+    monkeypatch.setattr(Neo4jLoader, "_run", counting)
+    pipeline.run(sources.from_path(b), Neo4jLoader(neo4j_uri, batch=20))
+    batches = list(calls)
+    first_pod = next(i for i, q in enumerate(batches) if "MERGE (n:Pod" in q)
+    assert first_pod > len(batches) // 2  # Pods come last
+    results = {"old": 0, "new": 0}
+    for k in sorted({1, 2, 5, first_pod // 2, first_pod - 1, first_pod, first_pod + 1, len(batches) - 1}):
+        neo4j_db.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+        monkeypatch.setattr(Neo4jLoader, "_run", real_run)
+        pipeline.run(sources.from_path(a), Neo4jLoader(neo4j_uri))
+        n = [0]
+
+        def failing(self: Any, driver: Any, query: str, _n: list[int] = n, _k: int = k, **params: Any) -> None:
+            if "UNWIND $rows" in query:
+                if _n[0] == _k:
+                    raise Boom(f"load interrupted after {_k} batches")
+                _n[0] += 1
+            real_run(self, driver, query, **params)
+
+        monkeypatch.setattr(Neo4jLoader, "_run", failing)
+        with pytest.raises(Boom):
+            pipeline.run(sources.from_path(b), Neo4jLoader(neo4j_uri, batch=20))
+        got = _neo4j_answer(neo4j_uri)
+        if k <= first_pod:
+            assert got == want_a, k  # B's Pods were not written: A's answers stand
+        else:
+            assert got in (want_a, want_b), k
+        results["old" if got == want_a else "new"] += 1
+        # B's leftovers are there until a complete run cleans them up, and only them
+        monkeypatch.setattr(Neo4jLoader, "_run", real_run)
+        pipeline.run(sources.from_path(b), Neo4jLoader(neo4j_uri))
+        assert _neo4j_answer(neo4j_uri) == want_b
+        assert _graph_sets(neo4j_db) == sets_b, k
+    print(f"\nneo4j: {len(results) and sum(results.values())} interrupted loads: "
+          f"{results['old']} answered as before, {results['new']} (inside the Pod batches) as the new run; "
+          "each next complete run left exactly a fresh load's graph")
+
+
+@pytest.mark.neo4j
+def test_neo4j_ingest_killed_midway(neo4j_db, neo4j_uri, tmp_path):
+    """`topo ingest --neo4j` SIGKILLed at random points of its load: the graph answers as
+    before or as the new run, never half of one; then a complete run cleans up."""
+    from topo.stores.neo4jstore import Neo4jLoader
+
+    a, b = _small_meshes(tmp_path)
+    pipeline.run(sources.from_path(b), Neo4jLoader(neo4j_uri))
+    want_b, sets_b = _neo4j_answer(neo4j_uri), _graph_sets(neo4j_db)
+    neo4j_db.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+    pipeline.run(sources.from_path(a), Neo4jLoader(neo4j_uri))
+    want_a = _neo4j_answer(neo4j_uri)
+    t0 = time.monotonic()
+    r = topo("ingest", "--from", a, "--neo4j", neo4j_uri, env={"TOPO_NEO4J_BATCH": "20"})
+    assert r.returncode == 0, r.stderr
+    span = time.monotonic() - t0
+    rng = random.Random(4)
+    for _ in range(5):
+        p = subprocess.Popen([sys.executable, "-m", "topo", "ingest", "--from", str(b), "--neo4j", neo4j_uri],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env={**os.environ, "TOPO_NEO4J_BATCH": "20"})
+        time.sleep(rng.uniform(span * 0.3, span))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        assert _neo4j_answer(neo4j_uri) in (want_a, want_b)
+        pipeline.run(sources.from_path(a), Neo4jLoader(neo4j_uri))
+        assert _neo4j_answer(neo4j_uri) == want_a
+    pipeline.run(sources.from_path(b), Neo4jLoader(neo4j_uri))
+    assert _graph_sets(neo4j_db) == sets_b
+
+
+@pytest.mark.neo4j
+def test_neo4j_cleanup_spares_a_run_that_started_later(neo4j_db, neo4j_uri, tmp_path, monkeypatch):
+    """Cleanup removes what older runs left, never the nodes of a run with a later tag
+    (one that may still be loading)."""
+    import topo.stores.neo4jstore as ns
+
+    a, b = _small_meshes(tmp_path)
+    pipeline.run(sources.from_path(a), ns.Neo4jLoader(neo4j_uri))
+    sets_a = _graph_sets(neo4j_db)
+    later = time.time() + 3600
+    real_time = ns.time.time
+    monkeypatch.setattr(ns.time, "time", lambda: later)
+    real_run = ns.Neo4jLoader._run
+
+    def failing(self: Any, driver: Any, query: str, **params: Any) -> None:
+        if "MERGE (n:Pod" in query:
+            raise Boom("still loading")
+        real_run(self, driver, query, **params)
+
+    monkeypatch.setattr(ns.Neo4jLoader, "_run", failing)
+    with pytest.raises(Boom):
+        pipeline.run(sources.from_path(b), ns.Neo4jLoader(neo4j_uri))
+    monkeypatch.setattr(ns.Neo4jLoader, "_run", real_run)
+    monkeypatch.setattr(ns.time, "time", real_time)
+    in_flight = {r["id"] for r in neo4j_db.execute_query(
+        "MATCH (n) WHERE n.lastupdated = $t RETURN elementId(n) AS id", {"t": int(later * 1000)},
+        database_="neo4j").records}
+    assert in_flight
+    pipeline.run(sources.from_path(a), ns.Neo4jLoader(neo4j_uri))  # an earlier tag: spares them
+    left = {r["id"] for r in neo4j_db.execute_query(
+        "MATCH (n) WHERE elementId(n) IN $ids RETURN elementId(n) AS id", {"ids": sorted(in_flight)},
+        database_="neo4j").records}
+    assert left == in_flight  # (those A shares now carry A's tag; none was removed)
+    assert _graph_sets(neo4j_db) != sets_a
+    # that run was abandoned: the next run with a greater tag cleans its leftovers up
+    monkeypatch.setattr(ns.time, "time", lambda: later + 1)
+    pipeline.run(sources.from_path(a), ns.Neo4jLoader(neo4j_uri))
+    assert _graph_sets(neo4j_db) == sets_a
+
+
+@pytest.mark.neo4j
+def test_neo4j_tags_increase_when_the_clock_is_behind(neo4j_db, neo4j_uri, tmp_path, monkeypatch):
+    """A run from a host whose clock is an hour behind still cleans up after the last one."""
+    import topo.stores.neo4jstore as ns
+
+    a, b = _small_meshes(tmp_path)
+    pipeline.run(sources.from_path(a), ns.Neo4jLoader(neo4j_uri))
+    sets_a = _graph_sets(neo4j_db)
+    neo4j_db.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+    pipeline.run(sources.from_path(b), ns.Neo4jLoader(neo4j_uri))
+    behind = time.time() - 3600
+    monkeypatch.setattr(ns.time, "time", lambda: behind)
+    pipeline.run(sources.from_path(a), ns.Neo4jLoader(neo4j_uri))
+    assert _graph_sets(neo4j_db) == sets_a  # mysql back, the 50/50 split gone
+
+
+# ---------------------------------------------------------------------------- Neo4j down, refused, misnamed
+
+
+@pytest.fixture
+def refusing_bolt_server() -> Iterator[str]:
+    """A stand-in Bolt server on 127.0.0.1 that refuses every login as Neo4j does (the test
+    server runs with auth disabled, so it cannot refuse credentials itself)."""
+
+    def s(x: str) -> bytes:
+        b = x.encode()
+        return (bytes([0x80 | len(b)]) if len(b) < 16 else b"\xd0" + bytes([len(b)])) + b
+
+    def message(signature: int, fields: dict[str, str]) -> bytes:
+        body = bytes([0xB1, signature, 0xA0 | len(fields)]) + b"".join(s(k) + s(v) for k, v in fields.items())
+        return struct.pack(">H", len(body)) + body + b"\x00\x00"
+
+    success = message(0x70, {"server": "Neo4j/5.26.0", "connection_id": "bolt-1"})
+    failure = message(0x7F, {"code": "Neo.ClientError.Security.Unauthorized",
+                             "message": "The client is unauthorized due to authentication failure."})
+
+    def read_message(c: socket.socket) -> None:
+        while True:
+            (n,) = struct.unpack(">H", c.recv(2, socket.MSG_WAITALL))
+            if n == 0:
+                return
+            c.recv(n, socket.MSG_WAITALL)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except (TimeoutError, OSError):
+                continue
+            try:
+                c.settimeout(5)
+                c.recv(20, socket.MSG_WAITALL)  # magic + 4 version proposals
+                c.sendall(b"\x00\x00\x04\x05")  # Bolt 5.4: HELLO, then credentials in LOGON
+                read_message(c)
+                c.sendall(success)
+                read_message(c)
+                c.sendall(failure)
+                c.recv(1024)
+            except (OSError, struct.error):
+                pass
+            finally:
+                c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield f"bolt://127.0.0.1:{srv.getsockname()[1]}"
+    stop.set()
+    t.join(timeout=5)
+    srv.close()
+
+
+COMMANDS = {
+    "ingest": ["ingest", "--from", str(EXAMPLE)],
+    "path": ["path", "integration", "publictest"],
+    "cypher": ["cypher", "MATCH (n) RETURN count(n) AS c"],
+}
+CREDS = {"NEO4J_USERNAME": "neo4j", "NEO4J_PASSWORD": "not-the-password"}
+
+
+@pytest.mark.parametrize("cmd", sorted(COMMANDS))
+def test_neo4j_down_is_one_line(cmd):
+    for env in ({}, CREDS):
+        for uri in ("bolt://127.0.0.1:1", "neo4j://127.0.0.1:1"):
+            r = topo(*COMMANDS[cmd], "--neo4j", uri, env=env)
+            no_traceback(r)
+            assert r.returncode == 1, r.stderr
+            assert one_line_error(r).startswith("topo: neo4j: server unavailable: "), r.stderr
+
+
+@pytest.mark.parametrize("cmd", sorted(COMMANDS))
+def test_neo4j_wrong_credentials_is_one_line(cmd, refusing_bolt_server):
+    r = topo(*COMMANDS[cmd], "--neo4j", refusing_bolt_server, env=CREDS)
+    no_traceback(r)
+    assert r.returncode == 1, r.stderr
+    line = one_line_error(r)
+    assert line.startswith("topo: neo4j: authentication failed") and "unauthorized" in line, line
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:7474", "neo4j://[::1", "bolt://127.0.0.1:port", "bolt://"])
+@pytest.mark.parametrize("cmd", sorted(COMMANDS))
+def test_bad_neo4j_uri_is_one_line(cmd, uri):
+    r = topo(*COMMANDS[cmd], "--neo4j", uri)
+    no_traceback(r)
+    assert r.returncode == 2, r.stderr
+    assert one_line_error(r).startswith("topo: invalid Neo4j URI"), r.stderr
+
+
+@pytest.mark.neo4j
+def test_credentials_against_the_test_server_are_ignored(neo4j_db, neo4j_uri):
+    """The test server runs with auth disabled: it accepts any credentials (so wrong ones
+    are tested against the stand-in above)."""
+    r = topo("cypher", "RETURN 1 AS one", "--neo4j", neo4j_uri, "-o", "json", env=CREDS)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"one": 1}]
+
+
+# ============================================================================ 3. secrets
+
+
+SECRETS = {
+    "PEM private key (SecretsConfigDump)": "MIIEpAIBAAKCAQEAtopoPEMsecretA1b2C3d4",
+    "PEM private key (cluster TLS)": "MIIEvQIBADANBgtopoClusterPEMx7y8",
+    "inline_bytes key": "dG9wb0lOTElORUJZVEVTc2VjcmV0",
+    "generic secret": "dG9wb0dFTkVSSUNzZWNyZXQ",
+    "bearer token (ext_authz)": "topoBEARERextauthzQ9w8e7",
+    "bearer token (lua inline_code)": "topoBEARERluaZ1x2c3",
+    "JWT (lua inline_code)": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0b3BvIn0.topoJWTsigK9j8",
+    "lua local password": "topoLUApasswordV4b5",
+    "redis auth_password": "topoPASSWORDredisP4ss",
+    "TLS key password": "topoPASSWORDfieldHunter2",
+    "basic auth header (vhost)": "dG9wbzpiYXNpY3NlY3JldA",
+    "bearer token (route header match)": "topoBEARERrouteM5n6",
+    "x-api-key header": "topoAPIKEYheaderR2d2",
+}
+
+
+def _pem(body: str) -> str:
+    return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
+
+
+def seeded_dump() -> dict[str, Any]:
+    """The integration pod's dump with key material, tokens and passwords where Envoy
+    dumps carry them."""
+    s = SECRETS
+    doc = orjson.loads(GOOD.read_bytes())
+    for c in doc["configs"]:
+        t = c["@type"].rsplit(".", 1)[-1]
+        if t == "SecretsConfigDump":
+            c["dynamic_active_secrets"] = [
+                {"name": "default", "secret": {
+                    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", "name": "default",
+                    "tls_certificate": {
+                        "certificate_chain": {"inline_string": "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"},
+                        "private_key": {"inline_string": _pem(s["PEM private key (SecretsConfigDump)"])}}}},
+                {"name": "token", "secret": {"name": "token", "generic_secret": {
+                    "secret": {"inline_bytes": s["generic secret"]}}}}]
+        elif t == "ClustersConfigDump":
+            for item in c["dynamic_active_clusters"]:
+                if item["cluster"]["name"].startswith("outbound|9000|v1|"):
+                    item["cluster"]["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                        "common_tls_context": {"tls_certificates": [
+                            {"certificate_chain": {"inline_string": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"},
+                             "private_key": {"inline_string": _pem(s["PEM private key (cluster TLS)"])},
+                             "password": {"inline_string": s["TLS key password"]}},
+                            {"private_key": {"inline_bytes": s["inline_bytes key"]}}]}}}
+        elif t == "ListenersConfigDump":
+            for item in c["dynamic_listeners"]:
+                lst = item["active_state"]["listener"]
+                for fc in lst.get("filter_chains", []):
+                    for f in fc.get("filters", []):
+                        tc = f.get("typed_config", {})
+                        if "HttpConnectionManager" in tc.get("@type", ""):
+                            tc["http_filters"] = [
+                                {"name": "envoy.filters.http.ext_authz", "typed_config": {
+                                    "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+                                    "grpc_service": {"envoy_grpc": {"cluster_name": "outbound|9000||authz"},
+                                                     "initial_metadata": [{"key": "authorization",
+                                                                           "value": f"Bearer {s['bearer token (ext_authz)']}"}]}}},
+                                {"name": "envoy.filters.http.lua", "typed_config": {
+                                    "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                                    "inline_code": (
+                                        "function envoy_on_request(h)\n"
+                                        f"  local password = \"{s['lua local password']}\"\n"
+                                        f"  h:headers():add(\"authorization\", \"Bearer {s['bearer token (lua inline_code)']}\")\n"
+                                        f"  h:headers():add(\"x-jwt\", \"{s['JWT (lua inline_code)']}\")\nend\n")}},
+                                {"name": "envoy.filters.http.router", "typed_config": {
+                                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]
+                        if "TcpProxy" in tc.get("@type", ""):
+                            fc["filters"].insert(0, {"name": "envoy.filters.network.redis_proxy", "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.filters.network.redis_proxy.v3.RedisProxy",
+                                "stat_prefix": "r", "downstream_auth_password": {"inline_string": s["redis auth_password"]}}})
+                            break
+        elif t == "RoutesConfigDump":
+            for item in c["dynamic_route_configs"]:
+                for vh in item["route_config"]["virtual_hosts"]:
+                    vh["request_headers_to_add"] = [
+                        {"header": {"key": "Authorization", "value": f"Basic {s['basic auth header (vhost)']}"}},
+                        {"header": {"key": "x-api-key", "value": s["x-api-key header"]}}]
+                    first = vh["routes"][0]
+                    vh["routes"].insert(0, {"name": "admins", "match": {"prefix": "/", "headers": [
+                        {"name": "authorization", "string_match": {"exact": f"Bearer {s['bearer token (route header match)']}"}}]},
+                        "route": first.get("route", {"cluster": "PassthroughCluster"})})
+    return doc
+
+
+def _found(blob: bytes | str, where: str) -> list[str]:
+    text = blob if isinstance(blob, str) else blob.decode("utf-8", "replace")
+    return [f"{what} in {where}" for what, v in SECRETS.items() if v in text]
+
+
+def _outputs(backend: list[str], tmp: Path) -> list[tuple[str, str]]:
+    """Every question's output, table and JSON, and every DOT file `topo export` writes."""
+    qs = [["path", "integration", "publictest"], ["path", "integration", "publictest", "--header",
+                                                  f"authorization=Bearer {SECRETS['bearer token (route header match)']}"],
+          ["path", "integration", "mysql:3306"], ["reach", "integration"], ["reach", "--to", "publictest"],
+          ["blast", "publictest"]]
+    qs += [["show", s, "integration"] for s in ("all", "listeners", "routes", "clusters", "endpoints")]
+    qs += [[*q, "-o", f] for q in list(qs) for f in ("json", "yaml")]
+    out = []
+    runner = CliRunner()
+    for q in qs:
+        r = runner.invoke(app, [*q, *backend])
+        assert r.exception is None or isinstance(r.exception, SystemExit), (q, r.exception)
+        # the route-header question carries the token in its own request: leave its echo out
+        text = r.stdout.replace(f"Bearer {SECRETS['bearer token (route header match)']}", "(the request)")
+        out.append((" ".join(q), text + r.stderr))
+    try:
+        from topo.cli import export_cmd  # noqa: F401 (the export owner's command, when present)
+    except ImportError:
+        return out
+    for q in (["path", "integration", "publictest"], ["egress", "integration"], ["mesh"], ["blast", "publictest"]):
+        dot = tmp / f"{q[0]}.dot"
+        r = runner.invoke(app, ["export", *q, *backend, "-o", str(dot)])
+        assert r.exception is None or isinstance(r.exception, SystemExit), (q, r.exception)
+        if dot.exists():
+            out.append((f"export {' '.join(q)} (DOT)", dot.read_text()))
+    return out
+
+
+def test_secrets_never_stored_in_the_snapshot_nor_shown(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "integration-86924652-bfsfs.json").write_bytes(orjson.dumps(seeded_dump(), option=orjson.OPT_INDENT_2))
+    shutil.copy(EXAMPLE / "pods.json", src)
+    shutil.copy(EXAMPLE / "services.json", src)
+    assert len(_found((src / "integration-86924652-bfsfs.json").read_bytes(), "input")) == len(SECRETS)
+    store = tmp_path / "store"
+    r = topo("ingest", "--from", src, "--store", store, "-o", "json")
+    assert r.returncode == 0, r.stderr
+    found = _found(r.stdout + r.stderr, "ingest output")
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} >= {".json", ".heavy"}
+    for p in files:
+        found += _found(p.read_bytes(), str(p.relative_to(store)))
+    outputs = _outputs(["--store", str(store)], tmp_path)
+    for where, text in outputs:
+        found += _found(text, where)
+    print(f"\nsecrets (snapshot): {len(SECRETS)} seeded, {len(files)} store files and {len(outputs)} outputs "
+          f"scanned, secrets found: {len(found)}")
+    assert found == [], "\n".join(found)
+
+
+@pytest.mark.neo4j
+def test_secrets_never_stored_in_neo4j_nor_shown(neo4j_db, neo4j_uri, tmp_path):
+    from topo.stores.neo4jstore import Neo4jLoader
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "integration-86924652-bfsfs.json").write_bytes(orjson.dumps(seeded_dump()))
+    res = pipeline.run(sources.from_path(src), Neo4jLoader(neo4j_uri))
+    assert res.exit_code == 0
+    found: list[str] = []
+    n = 0
+    for q in ("MATCH (x) RETURN labels(x)[0] AS kind, properties(x) AS p",
+              "MATCH ()-[x]->() RETURN type(x) AS kind, properties(x) AS p"):
+        for rec in neo4j_db.execute_query(q, database_="neo4j").records:
+            for k, v in rec["p"].items():
+                for s in v if isinstance(v, list) else [v]:
+                    if isinstance(s, str):
+                        n += 1
+                        found += _found(s, f"{rec['kind']}.{k}")
+    outputs = _outputs(["--neo4j", neo4j_uri], tmp_path)
+    for where, text in outputs:
+        found += _found(text, where)
+    print(f"\nsecrets (neo4j): {n} string properties and {len(outputs)} outputs scanned, secrets found: {len(found)}")
+    assert found == [], "\n".join(found)
+
+
+# ============================================================================ 4. injection
+
+
+WEIRD = 'we"ird`-{x}\'--//pod MATCH (n) DETACH DELETE n'
+
+
+@pytest.mark.neo4j
+def test_cypher_metacharacters_via_the_cli_stay_data(neo4j_db, neo4j_uri, tmp_path):
+    d = tmp_path / "w"
+    d.mkdir()
+    (d / "weird.json").write_bytes(orjson.dumps(simple_mesh_dump(pod=WEIRD, labels={"app": "x`}{\"", "v": "'; //"})))
+    r = topo("ingest", "--from", d, "--neo4j", neo4j_uri)
+    assert r.returncode == 0, r.stderr
+    before = neo4j_db.execute_query("MATCH (n) RETURN count(n) AS c", database_="neo4j").records[0]["c"]
+    q = "MATCH (p:Pod) WHERE p.name = $n RETURN p.name AS name, p.labels AS labels"
+    for value in (WEIRD, '{"a": "}"}', "x' OR 1=1 //", "$n", "`n`"):
+        r = topo("cypher", q, "--param", f"n={value}", "--neo4j", neo4j_uri, "-o", "json")
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        assert [g["name"] for g in got] == ([WEIRD] if value == WEIRD else []), (value, got)
+    # a parameter name with metacharacters is only a key of the parameter map
+    r = topo("cypher", "RETURN 1 AS one", "--param", "x`}) DETACH DELETE (n=1", "--neo4j", neo4j_uri, "-o", "json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [{"one": 1}], r.stderr
+    r = topo("path", "default/" + WEIRD, "svc", "--neo4j", neo4j_uri, "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert path_weights(json.loads(r.stdout)) == [("outbound|8080|v1|svc.default.svc.cluster.local", 90),
+                                                  ("outbound|8080|v2|svc.default.svc.cluster.local", 10)]
+    after = neo4j_db.execute_query("MATCH (n) RETURN count(n) AS c", database_="neo4j").records[0]["c"]
+    assert after == before
+
+
+def test_cypher_metacharacters_in_the_snapshot_backend(tmp_path):
+    d = tmp_path / "w"
+    d.mkdir()
+    (d / "weird.json").write_bytes(orjson.dumps(simple_mesh_dump(pod=WEIRD)))
+    r = topo("ingest", "--from", d, "--store", tmp_path / "s")
+    assert r.returncode == 0, r.stderr
+    r = topo("path", "default/" + WEIRD, "svc", "--store", tmp_path / "s", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert len(path_weights(json.loads(r.stdout))) == 2
+
+
+HOSTILE_PODS = ["--kubeconfig=/tmp/evil", "-n", "$(id)", "a;touch pwned", "p`x`", "a b", "UPPER", "x" * 300]
+
+
+def test_hostile_pod_names_from_the_cluster_never_reach_kubectl_exec(tmp_path, monkeypatch):
+    """Pod names come from the cluster's own answer: names kubectl could take for a flag or a
+    shell could expand are refused, each in one line, and never passed to `kubectl exec`."""
+    import test_live
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(EXAMPLE, bundle)
+    pods = orjson.loads((bundle / "pods.json").read_bytes())
+    template = pods["items"][0]
+    for name in HOSTILE_PODS:
+        item = orjson.loads(orjson.dumps(template))
+        item["metadata"]["name"] = name
+        pods["items"].append(item)
+    hostile_ns = orjson.loads(orjson.dumps(template))
+    hostile_ns["metadata"]["namespace"] = "--all-namespaces"
+    pods["items"].append(hostile_ns)
+    (bundle / "pods.json").write_bytes(orjson.dumps(pods))
+    fake = test_live.Fake(monkeypatch, tmp_path, bundle)
+    argvs: list[list[str]] = []
+    import topo.ingest.kubectl as kc
+
+    real = kc._run
+
+    def spy(argv: list[str], timeout: float) -> Any:
+        assert isinstance(argv, list) and all(isinstance(a, str) for a in argv)
+        argvs.append(argv)
+        return real(argv, timeout)
+
+    monkeypatch.setattr(kc, "_run", spy)
+    r = CliRunner().invoke(app, ["ingest", "-A", "--store", str(fake.store)])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code == pipeline.EXIT_PARTIAL, r.stderr
+    refused = [ln for ln in r.stderr.splitlines() if "invalid pod or namespace name" in ln]
+    assert len(refused) == len(HOSTILE_PODS) + 1, r.stderr
+    execs = [a for a in argvs if "exec" in a]
+    for argv in execs:
+        assert argv[argv.index("exec") + 1] not in HOSTILE_PODS, argv
+        assert argv[argv.index("-n") + 1] == "istio-demo", argv
+    assert len({a[a.index("exec") + 1] for a in execs}) == 6  # the six real pods
+
+
+def test_dot_label_escaping(tmp_path):
+    """A pod named to break out of a DOT label renders as valid DOT with one node for it."""
+    try:
+        from topo.cli import export_cmd  # noqa: F401
+    except ImportError:
+        pytest.skip("topo export is not there")
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    evil = '"];evil[label="x'
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "evil.json").write_bytes(orjson.dumps(simple_mesh_dump(pod=evil, labels={"app": evil})))
+    store = tmp_path / "s"
+    assert topo("ingest", "--from", d, "--store", store).returncode == 0
+    for q in (["path", "default/" + evil, "svc"], ["egress", "default/" + evil], ["mesh"]):
+        out = tmp_path / f"{q[0]}.dot"
+        r = topo("export", *q, "--store", store, "-o", out)
+        assert r.returncode == 0, r.stderr
+        plain = subprocess.run(["dot", "-Tplain", str(out)], capture_output=True, text=True)
+        assert plain.returncode == 0 and not plain.stderr, plain.stderr
+        names = [ln.split(" ", 2)[1] for ln in plain.stdout.splitlines() if ln.startswith("node ")]
+        assert "evil" not in names, names
+        assert any("evil" in ln for ln in plain.stdout.splitlines() if ln.startswith("node ")), q
