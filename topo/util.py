@@ -49,3 +49,17 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def pct(x: float, digits: int = 4) -> str:
+    """A fraction as a percentage without trailing zeros: 0.9 → ``90%``, 1/3 → ``33.3333%``."""
+    s = f"{x * 100:.{digits}f}".rstrip("0").rstrip(".")
+    return f"{s}%"
+
+
+def short_service(fqdn: str) -> str:
+    """``name.ns.svc.cluster.local`` → ``name.ns``; other hosts unchanged."""
+    parts = fqdn.split(".")
+    if len(parts) >= 3 and parts[2] == "svc":
+        return f"{parts[0]}.{parts[1]}"
+    return fqdn

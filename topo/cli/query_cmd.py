@@ -17,6 +17,7 @@ from topo.cli.common import (
     emit,
     new_table,
 )
+from topo.util import pct as _pct
 
 app = typer.Typer()
 
@@ -28,11 +29,6 @@ def _graph(store: Any, snapshot: str | None, neo4j: str | None, database: str) -
     from topo.queries.graphapi import open_graph
 
     return open_graph(store=store, snapshot=snapshot, neo4j=neo4j, database=database)
-
-
-def _pct(x: float) -> str:
-    s = f"{x * 100:.4f}".rstrip("0").rstrip(".")
-    return f"{s}%"
 
 
 def _headers(values: list[str]) -> dict[str, str]:

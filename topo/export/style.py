@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from graphviz.quoting import nohtml
 
+from topo.util import pct as util_pct
+
 FONT = "Helvetica"
 FONTSIZE = "12"
 EDGE_FONTSIZE = "11"
@@ -142,8 +144,8 @@ def fold(name: str, width: int = 30) -> list[str]:
 
 
 def pct(x: float) -> str:
-    s = f"{x * 100:.2f}".rstrip("0").rstrip(".")
-    return f"{s}%"
+    """Diagram labels carry two decimals."""
+    return util_pct(x, 2)
 
 
 def legend_entries(kinds: Iterable[str], subsets: Iterable[str]) -> list[tuple[str, str, dict[str, str]]]:

@@ -47,6 +47,8 @@ from topo.queries import envoy
 from topo.queries.envoy import jload
 from topo.queries.graphapi import MeshGraph, Props
 from topo.queries.walk import BLACKHOLE
+from topo.util import pct as _pct
+from topo.util import short_service as _short
 
 SEVERITIES = ("error", "warning", "info")
 LIVE_STATES = ("static", "active", "error")
@@ -157,11 +159,6 @@ def covers(earlier: Props, later: Props) -> bool:
 
 
 # ---------------------------------------------------------------- helpers
-def _pct(x: float) -> str:
-    s = f"{x * 100:.4f}".rstrip("0").rstrip(".")
-    return f"{s}%"
-
-
 def _route_label(r: Props) -> str:
     return r["name"] or f"#{r['index']}"
 
@@ -170,14 +167,6 @@ def _chain_label(ch: Props) -> str:
     if ch["name"]:
         return ch["name"]
     return "default_filter_chain" if ch["is_default"] else f"#{ch['index']}"
-
-
-def _short(fqdn: str) -> str:
-    """``name.ns.svc.cluster.local`` → ``name.ns``."""
-    parts = fqdn.split(".")
-    if len(parts) >= 3 and parts[2] == "svc":
-        return f"{parts[0]}.{parts[1]}"
-    return fqdn
 
 
 def _all_eps(n: int) -> str:

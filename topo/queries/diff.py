@@ -36,7 +36,7 @@ from topo.ingest.transform import parse_cluster_name
 from topo.queries.envoy import jload
 from topo.queries.graphapi import MeshGraph, Props
 from topo.queries.reach import ReachEntry, config_reach
-from topo.util import is_ip
+from topo.util import is_ip, pct, short_service
 
 EPS = 1e-9
 
@@ -90,18 +90,6 @@ class DiffResult:
 
 
 # ---------------------------------------------------------------- formatting
-def pct(x: float) -> str:
-    s = f"{x * 100:.4f}".rstrip("0").rstrip(".")
-    return f"{s}%"
-
-
-def short_service(fqdn: str) -> str:
-    parts = fqdn.split(".")
-    if len(parts) >= 3 and parts[2] == "svc":
-        return f"{parts[0]}.{parts[1]}"
-    return fqdn
-
-
 def short_destination(dest: str) -> str:
     host, sep, port = dest.rpartition(":")
     return f"{short_service(host)}:{port}" if sep and port.isdigit() else dest
