@@ -245,3 +245,26 @@ def test_snapshots_of_an_empty_store(tmp_path):
     r = CliRunner().invoke(app, ["snapshots", "--store", str(tmp_path / "none")])
     assert r.exit_code == 0 and "No snapshot" in r.stdout
     assert snapshot_infos(SnapshotStore(tmp_path / "none")) == []
+
+
+def test_export_diff_draws_the_changes(ab, tmp_path):
+    """`topo export diff`: removed endpoint red and dashed, weight changes labelled, stable DOT."""
+    import shutil
+    import xml.etree.ElementTree as ET
+
+    from conftest import need
+
+    out = tmp_path / "d.dot"
+    r = CliRunner().invoke(app, ["export", "diff", "a", "b", "--store", str(ab), "-o", str(out)])
+    assert r.exit_code == 0, r.output + r.stderr
+    text = out.read_text()
+    assert "90% → 50%" in text and "10% → 50%" in text and "30% → –" in text
+    assert "#c62828" in text and "dashed" in text
+    again = tmp_path / "e.dot"
+    CliRunner().invoke(app, ["export", "diff", "a", "b", "--store", str(ab), "-o", str(again)])
+    assert again.read_text() == text
+    need(shutil.which("dot") is not None, "Graphviz dot is not installed")
+    svg = tmp_path / "d.svg"
+    r = CliRunner().invoke(app, ["export", "diff", "a", "b", "--store", str(ab), "-o", str(svg)])
+    assert r.exit_code == 0, r.output + r.stderr
+    ET.parse(svg)

@@ -102,6 +102,12 @@ def diff(
 ) -> None:
     """What changed from A to B, by traffic: for each source workload, destination and route, how each
     cluster's weight and each endpoint's share moved; then the config changes behind it."""
+    res = run_diff(args, neo4j, database, store)
+    emit(res, output, lambda c: _diff_table(c, res))
+
+
+def run_diff(args: list[str], neo4j: str | None, database: str, store: Any) -> Any:
+    """`A B [SRC] [DST]` (or `A [SRC] [DST]` against Neo4j) → DiffResult; shared with `topo export diff`."""
     from topo.errors import TopoError
     from topo.queries import diff as q
     from topo.queries.graphapi import NxGraph, open_graph
@@ -122,8 +128,7 @@ def diff(
     rest = args[need:]
     src = rest[0] if rest and rest[0] not in ("", "-", "*") else None
     dst = rest[1] if len(rest) > 1 and rest[1] not in ("", "-", "*") else None
-    res = q.diff(ga, gb, src=src, dst=dst, a_name=a_name, b_name=b_name)
-    emit(res, output, lambda c: _diff_table(c, res))
+    return q.diff(ga, gb, src=src, dst=dst, a_name=a_name, b_name=b_name)
 
 
 def _sources(items: list[str]) -> str:

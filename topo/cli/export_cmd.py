@@ -98,3 +98,19 @@ def blast(
     from topo.queries.blast import blast as run
 
     render.write(dot.blast_graph(run(_graph(store, snapshot, neo4j, database), target, namespace)), out)
+
+
+@app.command()
+@cli_errors
+def diff(
+    args: Annotated[list[str], typer.Argument(metavar="A B [SRC] [DST]", help="As `topo diff`.")],
+    neo4j: Annotated[str | None, typer.Option("--neo4j", help="Compare snapshot A with this Neo4j graph.")] = None,
+    database: DatabaseOpt = "neo4j",
+    store: StoreOpt = None,
+    out: OutOpt = Path("diff.svg"),
+) -> None:
+    """What changed from A to B: added edges green, removed red, weight and share changes labelled."""
+    from topo.cli.check_cmd import run_diff
+    from topo.export import dot, render
+
+    render.write(dot.diff_graph(run_diff(args, neo4j, database, store)), out)

@@ -22,6 +22,7 @@ from topo.export import style
 from topo.export.style import fold, label, pct
 from topo.ingest.transform import parse_cluster_name
 from topo.queries.blast import BlastResult
+from topo.queries.diff import DiffResult
 from topo.queries.graphapi import MeshGraph
 from topo.queries.path import PathResult
 from topo.queries.reach import ReachEntry, ReachResult
@@ -513,3 +514,29 @@ def blast_graph(res: BlastResult) -> graphviz.Digraph:
         s.edge(rk, tgt, label(*(["via", *sorted(names)] if names else [])), style="dashed", color=style.GREY)
     return s.digraph()
 
+
+
+GREEN = "#2e7d32"
+BLUE = "#1565c0"
+
+
+def diff_graph(res: DiffResult) -> graphviz.Digraph:
+    """What changed from snapshot A to B: source workloads → (destination, route) → each cluster's
+    weight and endpoint's share before → after. Added in green, removed in red, changed in blue."""
+    s = Scene(f"topo diff {res.a} → {res.b}")
+    if not res.traffic:
+        s.node((0,), "more", label("no traffic change"))
+    for t in res.traffic:
+        src = s.node((0, tuple(t.sources)), "pod", label(*pods_lines(t.sources)))
+        colour = {"added": GREEN, "removed": style.RED}.get(t.status, BLUE)
+        rk = s.node((1, t.destination, t.route), "route", label(*fold(t.destination), t.route, f"({t.status})"))
+        s.edge(src, rk, color=colour, penwidth="2")
+        for c in t.changes:
+            before = "–" if c.before is None else pct(c.before)
+            after = "–" if c.after is None else pct(c.after)
+            ccol = GREEN if c.before is None else style.RED if c.after is None else BLUE
+            kind = "endpoint" if c.what == "endpoint" else "cluster" if c.what == "cluster" else "dead_end"
+            ck = s.node((2, t.destination, t.route, c.what, c.name), kind, label(*fold(c.name)))
+            s.edge(rk, ck, label(f"{before} → {after}"), color=ccol, fontcolor=ccol, fontsize="13",
+                   style="dashed" if c.after is None else "solid")
+    return s.digraph()
