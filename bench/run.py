@@ -758,7 +758,7 @@ def report(s: Settings, R: dict[str, Any]) -> str:
     L.append("Baseline: one process that reads every file the ingest reads and `json.loads` it (stdlib json, "
              "result discarded). Median of N runs, interleaved with the topo runs.\n")
     rows = []
-    for i in ings:
+    for i in ings + R.get("linear_extra", []):
         b, t = med(walls(i["baseline"])), med(walls(i["topo"]))
         cb = med([r["user"] + r["sys"] for r in i["baseline"]])
         ct = med([r["user"] + r["sys"] for r in i["topo"]])
@@ -769,6 +769,19 @@ def report(s: Settings, R: dict[str, Any]) -> str:
                     "topo ingest", "MB/s", "topo / baseline (wall)", "topo / baseline (CPU user+sys)",
                     "others' CPU"], rows) + "\n")
     L.append("*others' CPU*: cores the rest of the machine kept busy during these runs (median; see the header).\n")
+    lean = [i for i in ings if i["lean"]]
+    if lean:
+        ex = R.get("linear_extra") or []
+        full0 = next((i for i in ings if not i["lean"] and ex and i["pods"] == ex[0]["pods"]), None)
+        factor = full0["bytes"] / ex[0]["bytes"] if full0 else 2.0
+        L.append(f"**`--lean`**: the {', '.join(format(i['pods'], ',') for i in lean)}-pod "
+                 "mesh is generated with `--lean` (no mTLS transport sockets, HTTP filters or retries: what never "
+                 f"changes routing) to halve disk use and ingest time: the full one would be about "
+                 f"{lean[-1]['bytes'] * factor / 1e9:.0f} GB (×{factor:.2f}, the full/lean byte ratio "
+                 f"{'measured at ' + str(ex[0]['pods']) + ' pods' if full0 else 'assumed'}). MB/s of lean and full "
+                 "dumps are not directly comparable (different bytes per resource)"
+                 + (f"; the extra `{size_label(ex[0])}` row is the smallest mesh generated lean too, ingested only so "
+                    "that the linearity target compares lean with lean." if ex else ".") + "\n")
 
     wk = s.workers
     honoured = R.get("workers_honoured", "")
@@ -908,6 +921,10 @@ def report(s: Settings, R: dict[str, Any]) -> str:
                      f"{q['clusters']} / {q.get('endpoints', '?')}",
                      f"{q['reach_entries']:,}"])
     L.append(table(["pods", "SRC", "DST", "clusters / endpoints behind DST", "`reach SRC` entries"], rows) + "\n")
+    if all(i["query"]["clusters"] == 1 for i in ings):
+        L.append("With services = pods every workload is its own `-v1` and no service has a second version, so DST is "
+                 "a single-cluster, single-endpoint service: the path and blast figures exercise the plainest route "
+                 "(no weighted split, no subset clusters, no failover priorities).\n")
     L.append(f"### 4a. Cold `topo path SRC DST` (a new process, table output to /dev/null), median of "
              f"{s.cold_runs} runs\n")
     rows = []
@@ -1321,10 +1338,20 @@ if __name__ == "__main__":
         g.add_argument("--out-small", type=Path)
         c = sub.add_parser("_counts")
         c.add_argument("store")
+        sub.add_parser("_report")
         d = sub.add_parser("_growth-diff")
         d.add_argument("small")
         d.add_argument("big")
         a = ap.parse_args()
+        if a.cmd == "_report":  # re-render the report from the last run's raw numbers
+            import types
+
+            R = json.loads((DATA / "results.json").read_text())
+            st = types.SimpleNamespace(**R["settings"])
+            st.out = Path(st.out)
+            st.out.write_text(report(st, R))  # type: ignore[arg-type]
+            print(f"wrote {st.out}")
+            raise SystemExit(0)
         if a.cmd == "_growth-diff":
             raise SystemExit(cmd_growth_diff(a.small, a.big))
         if a.cmd == "_json-baseline":
