@@ -412,10 +412,8 @@ class Boom(Exception):
 
 
 @pytest.mark.neo4j
-def test_neo4j_load_failing_midway_keeps_the_previous_answers(neo4j_db, neo4j_uri, tmp_path, monkeypatch):
-    """B fails after k write batches, for k across the whole load: questions answer as
-    after A (or, once B's Pods are being written, as after B); the next complete run
-    leaves exactly what a fresh load of it leaves."""
+def _load_b_then_a(neo4j_db, neo4j_uri, tmp_path):
+    """Both small meshes' answers, B's graph as a fresh load leaves it, and A loaded last."""
     from topo.stores.neo4jstore import Neo4jLoader
 
     a, b = _small_meshes(tmp_path)
@@ -423,7 +421,16 @@ def test_neo4j_load_failing_midway_keeps_the_previous_answers(neo4j_db, neo4j_ur
     want_b, sets_b = _neo4j_answer(neo4j_uri), _graph_sets(neo4j_db)
     neo4j_db.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
     pipeline.run(sources.from_path(a), Neo4jLoader(neo4j_uri))
-    want_a = _neo4j_answer(neo4j_uri)
+    return a, b, _neo4j_answer(neo4j_uri), want_b, sets_b
+
+
+def test_neo4j_load_failing_midway_keeps_the_previous_answers(neo4j_db, neo4j_uri, tmp_path, monkeypatch):
+    """B fails after k write batches, for k across the whole load: questions answer as
+    after A (or, once B's Pods are being written, as after B); the next complete run
+    leaves exactly what a fresh load of it leaves."""
+    from topo.stores.neo4jstore import Neo4jLoader
+
+    a, b, want_a, want_b, sets_b = _load_b_then_a(neo4j_db, neo4j_uri, tmp_path)
     assert want_a != want_b
 
     calls: list[str] = []
@@ -478,12 +485,7 @@ def test_neo4j_ingest_killed_midway(neo4j_db, neo4j_uri, tmp_path):
     before or as the new run, never half of one; then a complete run cleans up."""
     from topo.stores.neo4jstore import Neo4jLoader
 
-    a, b = _small_meshes(tmp_path)
-    pipeline.run(sources.from_path(b), Neo4jLoader(neo4j_uri))
-    want_b, sets_b = _neo4j_answer(neo4j_uri), _graph_sets(neo4j_db)
-    neo4j_db.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
-    pipeline.run(sources.from_path(a), Neo4jLoader(neo4j_uri))
-    want_a = _neo4j_answer(neo4j_uri)
+    a, b, want_a, want_b, sets_b = _load_b_then_a(neo4j_db, neo4j_uri, tmp_path)
     t0 = time.monotonic()
     r = topo("ingest", "--from", a, "--neo4j", neo4j_uri, env={"TOPO_NEO4J_BATCH": "20"})
     assert r.returncode == 0, r.stderr

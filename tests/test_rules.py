@@ -28,7 +28,7 @@ from topo.queries import envoy
 from topo.queries.graphapi import NxGraph
 from topo.queries.path import path
 from topo.rows import Rows
-from topo.stores.snapshot import Snapshot
+from topo.stores.snapshot import snapshot_of
 
 FQ = "svc.default.svc.cluster.local"
 
@@ -38,15 +38,7 @@ def graph(*docs: dict) -> NxGraph:
     for i, d in enumerate(docs):
         rows.merge(transform_bytes(orjson.dumps(d), f"d{i}.json").rows)
     link(rows)
-    from topo.schema import SCHEMA
-
-    rels: dict = {}
-    for r in SCHEMA.rels:
-        for row in rows.rel_rows(r.type):
-            src, dst = row.pop("src"), row.pop("dst")
-            rels.setdefault(r.type, {}).setdefault(src, []).append([dst, row or None])
-    snap = Snapshot("t", {}, {n.label: rows.node_rows(n.label) for n in SCHEMA.nodes}, rels)
-    return NxGraph(snap)
+    return NxGraph(snapshot_of(rows, "t"))
 
 
 def shares(res) -> dict[str, float]:

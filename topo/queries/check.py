@@ -201,14 +201,6 @@ class _Checker:
         self.findings: dict[tuple[Any, ...], Finding] = {}
         self._rc_cache: dict[str, tuple[list[Finding], list[_RouteRef]]] = {}
         self._cluster_cache: dict[str, Finding | None] = {}
-        self._chains: dict[str, list[Props]] = {}
-
-    def chains(self, listener_key: str) -> list[Props]:
-        """A listener's chains (content-addressed: the same in every config that has it)."""
-        got = self._chains.get(listener_key)
-        if got is None:
-            got = self._chains[listener_key] = self.g.chains(listener_key)
-        return got
 
     # ---- collecting
     def add(self, f: Finding, pods: Sequence[str]) -> None:
@@ -283,7 +275,7 @@ class _Checker:
                 continue
             if l["state"] not in ("static", "active"):
                 continue
-            for ch in self.chains(l["key"]):
+            for ch in self.g.chains(l["key"]):
                 if ch["terminal"] == "tcp":
                     self.tcp(config, l, ch, live, warming, uses, pods)
                 elif ch["terminal"] == "http":
@@ -304,7 +296,7 @@ class _Checker:
         self.clusters_used(live, uses, pods)
 
     def warming(self, config: str, l: Props, has_active: bool, pods: list[str]) -> None:
-        missing = sorted({ch["rds_name"] for ch in self.chains(l["key"])
+        missing = sorted({ch["rds_name"] for ch in self.g.chains(l["key"])
                           if ch["terminal"] == "http" and ch["rds_name"]
                           and self.g.route_config(ch["key"], config) is None})
         what = ("an update of it is stuck warming; the active version still serves" if has_active else

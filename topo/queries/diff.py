@@ -132,13 +132,6 @@ class _Side:
         self._reach: dict[str, list[ReachEntry]] = {}
         self._resources: dict[str, dict[tuple[str, str], str]] = {}
         self._summary: dict[tuple[str, str], dict[str, Any]] = {}
-        self._chains: dict[str, list[Props]] = {}
-
-    def chains(self, listener_key: str) -> list[Props]:
-        got = self._chains.get(listener_key)
-        if got is None:
-            got = self._chains[listener_key] = self.g.chains(listener_key)
-        return got
 
     def reach(self, config: str) -> list[ReachEntry]:
         got = self._reach.get(config)
@@ -203,7 +196,7 @@ class _Side:
         out: dict[str, Any]
         if kind == "listener":
             chains = {}
-            for ch in self.chains(key):
+            for ch in self.g.chains(key):
                 label = ch["name"] or ("default_filter_chain" if ch["is_default"] else f"#{ch['index']}")
                 target = _chain_target(ch)
                 chains[label] = target

@@ -67,6 +67,7 @@ class NxGraph:
         self.g = self.lg.g
         self._eps_by_ip: dict[str, list[str]] | None = None
         self._heavy: dict[str, dict[str, dict[str, Any]]] | None = None
+        self._chains: dict[str, list[Props]] = {}
 
     def _props(self, node: tuple[str, str]) -> Props:
         d = self.g.nodes[node]
@@ -110,7 +111,14 @@ class NxGraph:
         return self._in_order("ProxyConfig", config, "HAS_LISTENER")
 
     def chains(self, listener_key: str) -> list[Props]:
-        return sorted((p for p, _ in self._out("Listener", listener_key, "HAS_CHAIN")), key=lambda p: p["index"])
+        # A listener is content-addressed, so its chains are the same in every config that holds
+        # it: questions that walk many configs ask for them again and again (CypherGraph memoises
+        # every hop the same way).
+        got = self._chains.get(listener_key)
+        if got is None:
+            got = sorted((p for p, _ in self._out("Listener", listener_key, "HAS_CHAIN")), key=lambda p: p["index"])
+            self._chains[listener_key] = got
+        return got
 
     def route_config(self, chain_key: str, config: str) -> Props | None:
         hits = self._out("FilterChain", chain_key, "USES_ROUTE_CONFIG", config)

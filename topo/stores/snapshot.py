@@ -66,6 +66,23 @@ class Snapshot:
                 for src, out in self.rels.get(type_, {}).items() for dst, props in out]
 
 
+def rels_by_source(rows: Rows) -> dict[str, dict[str, list[list[Any]]]]:
+    """Relationships as a snapshot stores them: by type, then by source key, ``[[dst, props], …]``."""
+    rels: dict[str, dict[str, list[list[Any]]]] = {}
+    for rt in SCHEMA.rels:
+        by_src: dict[str, list[list[Any]]] = {}
+        for r in rows.rel_rows(rt.type):
+            src, dst = r.pop("src"), r.pop("dst")
+            by_src.setdefault(src, []).append([dst, r or None])
+        rels[rt.type] = by_src
+    return rels
+
+
+def snapshot_of(rows: Rows, name: str = "memory") -> Snapshot:
+    """Rows as an in-memory snapshot (heavy properties kept inline), without touching disk."""
+    return Snapshot(name, {}, {nt.label: rows.node_rows(nt.label) for nt in SCHEMA.nodes}, rels_by_source(rows))
+
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 
 
@@ -113,14 +130,7 @@ class SnapshotStore:
             if hp:
                 heavy[nt.label] = {r[nt.key]: {h: r.pop(h) for h in hp} for r in rows_}
             nodes[nt.label] = rows_
-        rels: dict[str, dict[str, list[list[Any]]]] = {}
-        for rt in SCHEMA.rels:
-            by_src: dict[str, list[list[Any]]] = {}
-            for r in rows.rel_rows(rt.type):
-                src, dst = r.pop("src"), r.pop("dst")
-                by_src.setdefault(src, []).append([dst, r or None])
-            rels[rt.type] = by_src
-        doc = {"format": FORMAT, "meta": meta, "nodes": nodes, "rels": rels}
+        doc = {"format": FORMAT, "meta": meta, "nodes": nodes, "rels": rels_by_source(rows)}
         try:
             # heavy properties first: the light file is what makes a snapshot exist
             _atomic_write(self.snapdir / f"{name}.heavy", orjson.dumps(heavy))
