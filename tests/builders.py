@@ -188,3 +188,27 @@ def to_camel(obj: Any) -> Any:
 
 def deep(obj: Any) -> Any:
     return copy.deepcopy(obj)
+
+
+def static_cluster(name: str, ips: list[str], port: int = 8080, **extra: Any) -> dict[str, Any]:
+    """A STATIC cluster with an inline load assignment (no EDS entry needed)."""
+    c = cluster(name, type_="STATIC", **extra)
+    c["load_assignment"] = cla(name, [{"ip": ip, "port": port} for ip in ips])
+    return c
+
+
+def two_versions_dumps() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pod a's proxy holds one `svc` cluster; pod b's holds that same cluster *and* a later
+    entry of the same name with other endpoints (a dump that lists a name twice: the later
+    entry is the one in force). Both route `svc:8080` through the same route config."""
+    fq = "svc.default.svc.cluster.local"
+    name = f"outbound|8080||{fq}"
+    old = static_cluster(name, ["10.1.0.1"])
+    new = static_cluster(name, ["10.1.0.9"], lb_policy="LEAST_REQUEST")
+    common = {
+        "listeners": [virtual_outbound(), http_listener(8080)],
+        "route_configs": [route_config("8080", [vhost(f"{fq}:8080", [fq, "svc"], [route(cluster=name)])])],
+    }
+    a = dump(pod="a-1", ip="10.0.0.1", clusters=[old], **common)
+    b = dump(pod="b-1", ip="10.0.0.2", clusters=[old, new], **common)
+    return a, b

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from builders import simple_mesh_dump
+from builders import simple_mesh_dump, two_versions_dumps
 from conftest import EXAMPLE, meshgen
 
 from topo.cli.common import to_plain
@@ -92,6 +92,26 @@ def test_parity_on_generated_meshes(neo4j_db, neo4j_uri, tmp_path, seed, service
                   "--workloads", str(workloads), "--seed", str(seed))
     nx, cy = both(src, tmp_path, neo4j_uri)
     assert assert_parity(nx, cy) > 20
+
+
+def test_parity_of_sets_order_and_picks(neo4j_db, neo4j_uri, tmp_path):
+    """A config's members in dump order, and a name two entries carry (topo.schema's picks)."""
+    from test_sets import with_inbound
+
+    a, b = two_versions_dumps()
+    src = tmp_path / "dumps"
+    src.mkdir()
+    for i, doc in enumerate((a, b, with_inbound(simple_mesh_dump(pod="gamma-1", ip="10.0.0.3"), 7003))):
+        (src / f"d{i}.json").write_bytes(orjson.dumps(doc))
+    nx, cy = both(src, tmp_path, neo4j_uri)
+    for p in nx.pods():
+        c = p["config"]
+        for hop in ("listeners", "config_clusters", "route_configs"):
+            assert [x["key"] for x in getattr(nx, hop)(c)] == [x["key"] for x in getattr(cy, hop)(c)], hop
+    ends = {pod: [e.address for e in path.path(cy, pod, "svc", port=8080).answers[0].endpoints]
+            for pod in ("a-1", "b-1")}
+    assert ends == {"a-1": ["10.1.0.1:8080"], "b-1": ["10.1.0.9:8080"]}
+    assert assert_parity(nx, cy) > 5
 
 
 def counts(driver) -> tuple[int, int]:

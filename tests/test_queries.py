@@ -178,6 +178,7 @@ def test_properties_on_generated_meshes(seed, services, pods):
     for p in g.pods():
         configs.setdefault(p["config"], p["id"])
     forward: set[tuple] = set()
+    forward_pods: set[tuple] = set()
     for config, pod in sorted(configs.items()):
         # shares are never negative and sum to 1 for every (source, destination) question
         for s in g.services():
@@ -197,6 +198,8 @@ def test_properties_on_generated_meshes(seed, services, pods):
             by_q[(e.destination, e.route, e.listener)] = by_q.get((e.destination, e.route, e.listener), 0) + e.share
             if e.endpoint is not None:
                 forward.add((config, e.destination, e.route, e.cluster, e.endpoint))
+                if e.pod:
+                    forward_pods.add((e.pod, config, e.destination, e.route, e.cluster, e.endpoint))
         for q, total in by_q.items():
             assert total <= 1 + 1e-9, q
     # reach --to is the exact inverse of reach
@@ -209,3 +212,27 @@ def test_properties_on_generated_meshes(seed, services, pods):
     known = {s["fqdn"] for s in g.services()}
     expect = {f for f in forward if parse_cluster_name(f[3])["fqdn"] in known}
     assert backward == expect
+    # ... and for a pod too (headless services reach pods through ORIGINAL_DST listeners)
+    for p in g.pods():
+        got = {(p["id"], row.config, row.destination, row.route, row.cluster, row.endpoint)
+               for row in reach.reach_to(g, p["id"]).rows}
+        assert got == {f for f in forward_pods if f[0] == p["id"]}, p["id"]
+    # blast walks only what leads to the failed endpoints: the restricted walk is a subset
+    # of the full one and holds every entry that failing them changes
+    for s in g.services():
+        t = reach.resolve_target(g, s["fqdn"])
+        eps = {e["key"] for ck in t.cluster_keys for e in g.endpoints(ck)}
+        if not eps:
+            continue
+        failed = frozenset(eps)
+        up = g.upstream(set(t.cluster_keys) | g.clusters_of_endpoints(eps))
+        for config in configs:
+            full_b, full_a = set(reach.config_reach(g, config)), set(reach.config_reach(g, config, failed))
+            changed = full_b ^ full_a
+            if config not in up.configs:
+                assert not changed, (s["fqdn"], config)
+                continue
+            only_b = set(reach.config_reach(g, config, only=up))
+            only_a = set(reach.config_reach(g, config, failed, only=up))
+            assert only_b <= full_b and only_a <= full_a
+            assert changed <= only_b | only_a, (s["fqdn"], config)

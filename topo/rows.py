@@ -23,11 +23,7 @@ _UNION = {("Service", "vips"), ("Service", "ports")}
 
 def content_key(*parts: Any) -> str:
     """A short, stable hash of JSON-able parts (sorted keys)."""
-    h = hashlib.blake2b(digest_size=12)
-    for p in parts:
-        h.update(p if isinstance(p, bytes) else orjson.dumps(p, option=orjson.OPT_SORT_KEYS))
-        h.update(b"\x00")
-    return h.hexdigest()
+    return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
 
 
 def jdump(value: Any) -> str:

@@ -12,11 +12,18 @@ of one of those.  Structured values (a route's match, a pod's labels) are
 stored as JSON text (type ``json``) and decoded by :func:`topo.graph.jload`.
 
 Resource nodes are *content-addressed*: a listener's key is a hash of its
-JSON, so two pods with the same listener share one node.  A proxy's set of
-resources is itself addressed (``ProxyConfig``), and relationships that Envoy
-resolves *by name* (an RDS name, a route's cluster name, the virtualOutbound
-hand-off) depend on which resources sit beside each other, so they carry the
-``config`` key of the ProxyConfig they hold in.
+JSON, so two pods with the same listener share one node.  A proxy's resources
+are grouped into ``ResourceSet`` nodes (one per kind and part: static, inbound,
+outbound), themselves content-addressed, and a ``ProxyConfig`` is the list of its
+sets.  Sidecars of different workloads share their outbound sets, so membership
+grows with distinct *sets*, not with configs × resources.
+
+Relationships that Envoy resolves *by name* (an RDS name, a route's cluster name,
+the virtualOutbound hand-off) are stored once per (source, target) pair that some
+config resolved.  Such a relationship holds in a config when its target is a member
+of that config (names are unique among a config's active resources); where a config
+holds several resolvable resources of one name, its ``picks`` property says which
+one its proxy uses.  :mod:`topo.queries.graphapi` applies that rule on both backends.
 """
 
 from __future__ import annotations
@@ -92,8 +99,7 @@ def P(name: str, type_: str, doc: str) -> Prop:
 RAW = Prop("raw", "json", "the resource as dumped, with secrets removed", heavy=True)
 
 
-CONFIG = P("config", "str", "key of the ProxyConfig in which this by-name reference resolves")
-POSITION = P("position", "int", "index in the dump's own order (istioctl prints in that order)")
+POSITION = P("position", "int", "index among the set's members, in the dump's order")
 
 SCHEMA = Schema(
     nodes=(
@@ -125,11 +131,23 @@ SCHEMA = Schema(
             "key",
             "A distinct set of resources; pods with identical config share one.",
             (
-                P("key", "str", "hash of the sorted resource keys"),
+                P("key", "str", "hash of its sets, their dump positions and its picks"),
                 P("listeners", "int", "listener count"),
                 P("route_configs", "int", "route config count"),
                 P("clusters", "int", "cluster count"),
                 P("endpoints", "int", "lb endpoint count"),
+                P("picks", "json", "{kind: {name: key}} for names that several of its resources carry"),
+            ),
+        ),
+        NodeType(
+            "ResourceSet",
+            "key",
+            "Resources of one kind and part that sit together in proxy configs (shared by many).",
+            (
+                P("key", "str", "hash of kind, part and the ordered member keys"),
+                P("kind", "str", "listener, route_config or cluster"),
+                P("part", "str", "static (bootstrap), inbound or outbound (Istio's naming)"),
+                P("size", "int", "member count"),
             ),
         ),
         NodeType(
@@ -277,33 +295,30 @@ SCHEMA = Schema(
     ),
     rels=(
         RelType("USES_CONFIG", "Pod", "ProxyConfig", "The pod's proxy runs this config."),
-        RelType("HAS_LISTENER", "ProxyConfig", "Listener", "Listener in the config.", (POSITION,)),
-        RelType("HAS_ROUTE_CONFIG", "ProxyConfig", "RouteConfig", "Route config in the config.", (POSITION,)),
-        RelType("HAS_CLUSTER", "ProxyConfig", "Cluster", "Cluster in the config.", (POSITION,)),
+        RelType("HAS_SET", "ProxyConfig", "ResourceSet", "The config holds this set's resources.",
+                (P("runs", "list[int]", "dump positions of the members, as [start, length, …] runs"),)),
+        RelType("HAS_LISTENER", "ResourceSet", "Listener", "Listener in the set.", (POSITION,)),
+        RelType("HAS_ROUTE_CONFIG", "ResourceSet", "RouteConfig", "Route config in the set.", (POSITION,)),
+        RelType("HAS_CLUSTER", "ResourceSet", "Cluster", "Cluster in the set.", (POSITION,)),
         RelType("HAS_CHAIN", "Listener", "FilterChain", "Filter chain of the listener."),
         RelType(
             "HANDS_OFF",
             "Listener",
             "Listener",
             "virtualOutbound hands a connection to the listener of its original destination.",
-            (CONFIG,),
-            ("config",),
         ),
         RelType(
             "USES_ROUTE_CONFIG",
             "FilterChain",
             "RouteConfig",
             "The chain's HCM takes its routes from this config (RDS name or inline).",
-            (CONFIG,),
-            ("config",),
         ),
         RelType(
             "TCP_TO",
             "FilterChain",
             "Cluster",
             "tcp_proxy sends connections to this cluster.",
-            (CONFIG, P("weight", "int", "weighted_clusters weight (1 for a single cluster)")),
-            ("config",),
+            (P("weight", "int", "weighted_clusters weight (1 for a single cluster)"),),
         ),
         RelType("HAS_VHOST", "RouteConfig", "VirtualHost", "Virtual host of the route config."),
         RelType("HAS_ROUTE", "VirtualHost", "Route", "Route of the virtual host."),
@@ -312,8 +327,7 @@ SCHEMA = Schema(
             "Route",
             "Cluster",
             "The route's action sends requests to this cluster.",
-            (CONFIG, P("weight", "int", "weighted_clusters weight (1 for a single cluster)")),
-            ("config",),
+            (P("weight", "int", "weighted_clusters weight (1 for a single cluster)"),),
         ),
         RelType("HAS_ENDPOINT", "Cluster", "Endpoint", "Endpoint in the cluster's load assignment.", (POSITION,)),
         RelType("FOR_SERVICE", "Cluster", "Service", "The cluster serves this service host."),
@@ -329,8 +343,10 @@ def markdown() -> str:
         "",
         "Generated from `topo/schema.py` by `python -m topo.schema > docs/schema.md`. Do not edit by hand.",
         "",
-        "Values of type `json` are JSON text. Relationships marked with `config` hold only inside",
-        "the ProxyConfig whose key they carry: Envoy resolves those references by name.",
+        "Values of type `json` are JSON text. `HANDS_OFF`, `USES_ROUTE_CONFIG`, `TCP_TO` and `ROUTES_TO`",
+        "are references Envoy resolves by name: one holds in a ProxyConfig when its target is a member",
+        "of that config (through `HAS_SET`), and where a config has several resolvable resources of",
+        "one name, the config's `picks` says which one it uses.",
         "",
         "## Nodes",
         "",

@@ -134,6 +134,14 @@ def _strs(v: Any) -> list[str]:
     return out
 
 
+def _summed(entries: list[list[Any]]) -> dict[str, int]:
+    """Weights by cluster name: two weighted entries naming one cluster add up (Envoy walks both intervals)."""
+    out: dict[str, int] = {}
+    for name, w in entries:
+        out[name] = out.get(name, 0) + w
+    return out
+
+
 def socket_addr(addr: Any) -> tuple[str, int]:
     a = _d(addr)
     sa = _d(a.get("socket_address"))
@@ -161,6 +169,36 @@ def parse_cluster_name(name: str) -> dict[str, Any]:
     if m:
         return {"direction": m[1], "port": int(m[2]), "subset": m[3], "fqdn": m[4]}
     return {"direction": "", "port": 0, "subset": "", "fqdn": ""}
+
+
+def resource_part(kind: str, name: str, state: str, direction: str = "") -> str:
+    """Which ResourceSet of its config a resource goes to: ``inbound``, ``static`` or ``outbound``.
+
+    Not an Envoy rule but Istio's layout: a sidecar's inbound side (``virtualInbound``,
+    INBOUND listeners, ``inbound|…`` clusters and route configs) is its workload's own,
+    bootstrap (static) resources are the same in every pod, and the outbound side is the
+    same for every sidecar that sees the same services.  Splitting on that line lets
+    configs share their sets, whatever the workload (topo.schema)."""
+    if name.startswith("inbound|") or (kind == "listener" and (direction == "INBOUND" or name == "virtualInbound")):
+        return "inbound"
+    return "static" if state == "static" else "outbound"
+
+
+def runs(positions: list[int]) -> list[int]:
+    """Increasing positions as flat ``[start, length, …]`` runs: ``[0, 1, 2, 7] → [0, 3, 7, 1]``."""
+    out: list[int] = []
+    for p in positions:
+        if out and out[-2] + out[-1] == p:
+            out[-1] += 1
+        else:
+            out += [p, 1]
+    return out
+
+
+def expand_runs(flat: list[int] | None) -> list[int]:
+    """The inverse of :func:`runs`."""
+    flat = flat or []
+    return [p for i in range(0, len(flat) - 1, 2) for p in range(flat[i], flat[i] + flat[i + 1])]
 
 
 def istio_config(meta: Any) -> str:
@@ -465,6 +503,8 @@ class _Builder:
         self.rc_by_name: dict[str, str] = {}
         self.active_cluster_by_name: dict[str, str] = {}
         self.active_listeners: list[str] = []
+        self.part_of: dict[str, str] = {}
+        self.resolvable: dict[tuple[str, str], list[str]] = {}  # (kind, name) → keys a name could resolve to
 
     # ---- by-name effects, recorded for the cache
     def _effect(self, *e: Any) -> None:
@@ -477,19 +517,26 @@ class _Builder:
         if op == "edge":
             self.config_edges.append((e[1], e[2], e[3], e[4]))
         elif op == "listener":
-            _, key, state, odst, port = e
+            _, key, state, odst, port, part = e
+            self.part_of[key] = part
             self.listener_keys.append(key)
             self.listener_info[key] = (odst, port)
             if state in ("static", "active"):
                 self.active_listeners.append(key)
         elif op == "rc":
             _, key, name, state = e
+            self.part_of["r" + key] = resource_part("route_config", name, state)
             if key not in self.rc_keys:
                 self.rc_keys.append(key)
+                if name:
+                    self.resolvable.setdefault(("route_config", name), []).append(key)
             if name and (name not in self.rc_by_name or state == "active"):
                 self.rc_by_name[name] = key
         elif op == "cluster":
             _, key, name, state, error, ctype = e
+            self.part_of["c" + key] = resource_part("cluster", name, state)
+            if state in ("static", "active") and key not in self.cluster_keys:
+                self.resolvable.setdefault(("cluster", name), []).append(key)
             self.cluster_keys.append(key)
             # Only static and dynamic_active clusters carry traffic (§1); an entry with an
             # error_state still holds the previous good version, which stays in place.
@@ -741,7 +788,7 @@ class _Builder:
             "istio_config": ic,
         })
         self.rows.add_rel("HAS_ROUTE", vkey, rkey)
-        for cname, w in clusters:
+        for cname, w in _summed(clusters).items():
             self._effect("edge", "ROUTES_TO", rkey, cname, {"weight": w})
 
     # ---- listeners
@@ -798,7 +845,8 @@ class _Builder:
             "raw": jdump(scrub(lst)),
         })
         use_odst = _bool(lst.get("use_original_dst"), False)
-        self._effect("listener", key, state, use_odst, port)
+        part = resource_part("listener", _str(lst.get("name")), state, _str(lst.get("traffic_direction")))
+        self._effect("listener", key, state, use_odst, port, part)
         chains = [(i, _d(fc)) for i, fc in enumerate(_l(lst.get("filter_chains")))]
         if lst.get("default_filter_chain"):
             chains.append((-1, _d(lst["default_filter_chain"])))
@@ -859,7 +907,7 @@ class _Builder:
         self.rows.add_rel("HAS_CHAIN", lkey, ckey)
         if rds:
             self._effect("edge", "USES_ROUTE_CONFIG", ckey, rds, {})
-        for cname, w in tcp:
+        for cname, w in _summed(tcp).items():
             self._effect("edge", "TCP_TO", ckey, cname, {"weight": w})
             parts = parse_cluster_name(str(cname))
             # A TCP or sniffed service gets a listener on its VIP (§2); headless services get
@@ -870,38 +918,68 @@ class _Builder:
 
     # ---- the proxy config and its by-name references
     def finish(self, pod: PodInfo) -> str:
-        # Only dynamic_active and static resources carry traffic (§1).
-        resources = sorted(set(self.listener_keys) | {"r" + k for k in self.rc_keys} | {"c" + k for k in self.cluster_keys})
-        ckey = content_key("P", resources)
+        # Only dynamic_active and static resources carry traffic (§1); every state is a member.
+        sets: list[list[Any]] = []
+        for kind, rel, prefix, keys in (("listener", "HAS_LISTENER", "", self.listener_keys),
+                                        ("route_config", "HAS_ROUTE_CONFIG", "r", self.rc_keys),
+                                        ("cluster", "HAS_CLUSTER", "c", self.cluster_keys)):
+            by_part: dict[str, list[tuple[int, str]]] = {}
+            for pos, k in enumerate(dict.fromkeys(keys)):
+                by_part.setdefault(self.part_of[prefix + k], []).append((pos, k))
+            for part in ("static", "inbound", "outbound"):
+                if part in by_part:
+                    members = [k for _p, k in by_part[part]]
+                    skey = content_key("S", kind, part, members)
+                    self._memo(skey, lambda skey=skey, kind=kind, part=part, rel=rel, members=members:
+                               self._set(skey, kind, part, rel, members))
+                    sets.append([skey, runs([p for p, _k in by_part[part]])])
+        # Names several resolvable resources carry: which one this proxy uses (topo.schema).
+        picks: dict[str, dict[str, str]] = {}
+        for (kind, name), keys in sorted(self.resolvable.items()):
+            if len(keys) > 1:
+                chosen = self.rc_by_name.get(name) if kind == "route_config" else self.active_cluster_by_name.get(name)
+                if chosen:
+                    picks.setdefault(kind, {})[name] = chosen
+        ckey = content_key("P", sets, picks)
         self.rows.add_node("ProxyConfig", {
             "key": ckey,
             "listeners": len(set(self.listener_keys)),
             "route_configs": len(set(self.rc_keys)),
             "clusters": len(set(self.cluster_keys)),
             "endpoints": self.summary.lb_endpoints,
+            "picks": jdump(picks) if picks else None,
         })
-        for i, k in enumerate(dict.fromkeys(self.listener_keys)):
-            self.rows.add_rel("HAS_LISTENER", ckey, k, position=i)
-        for i, k in enumerate(dict.fromkeys(self.rc_keys)):
-            self.rows.add_rel("HAS_ROUTE_CONFIG", ckey, k, position=i)
-        for i, k in enumerate(dict.fromkeys(self.cluster_keys)):
-            self.rows.add_rel("HAS_CLUSTER", ckey, k, position=i)
+        for skey, rn in sets:
+            self.rows.add_rel("HAS_SET", ckey, skey, runs=rn)
+        # By-name references, resolved in this config, stored once per (source, target).
+        done: set[tuple[str, str, str]] = set()
         for type_, src, ref, props in self.config_edges:
             if type_ == "USES_ROUTE_CONFIG":
                 dst = ref[1:] if ref.startswith("#") else self.rc_by_name.get(ref)
             else:
                 dst = self.active_cluster_by_name.get(ref)
-            if dst:
-                self.rows.add_rel(type_, src, dst, config=ckey, **props)
+            if dst and (type_, src, dst) not in done:
+                done.add((type_, src, dst))
+                self.rows.add_rel(type_, src, dst, **props)
         # virtualOutbound's hand-off to the listener of the original destination (§2):
         # any active listener may receive it; the walk picks exact ip:port, then 0.0.0.0:port.
         info = self.listener_info
+        targets = [k for k in self.active_listeners if info[k][1]]
         for k in self.active_listeners:
             if info[k][0]:
-                for other in self.active_listeners:
-                    if other != k and info[other][1]:
-                        self.rows.add_rel("HANDS_OFF", k, other, config=ckey)
+                hkey = content_key("H", k, targets)
+                self._memo(hkey, lambda k=k: self._hands_off(k, targets))
         return ckey
+
+    def _hands_off(self, vo: str, targets: list[str]) -> None:
+        for o in targets:
+            if o != vo:
+                self.rows.add_rel("HANDS_OFF", vo, o)
+
+    def _set(self, skey: str, kind: str, part: str, rel: str, members: list[str]) -> None:
+        self.rows.add_node("ResourceSet", {"key": skey, "kind": kind, "part": part, "size": len(members)})
+        for i, k in enumerate(members):
+            self.rows.add_rel(rel, skey, k, position=i)
 
 
 def transform_dump(doc: Any, source: str, clusters_status: Any = None,

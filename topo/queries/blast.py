@@ -8,8 +8,9 @@ and what share moves to other endpoints or priorities. Weighted clusters never s
 weight to a sibling subset (ENVOY-SEMANTICS.md §6), so losing v2's only pod loses v2's
 share outright; losing one of three v1 pods moves its share to the other two (§8).
 
-Candidates are found by a reverse traversal (target endpoints → clusters → the configs
-whose routes use them), then both walks run forward on those configs only.
+Candidates are found by a reverse traversal (failed endpoints → every cluster holding them →
+the routes, chains, listeners and configs above those: :meth:`MeshGraph.upstream`), then
+both walks run forward on those configs, through those routes only.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def _group(entries: list[ReachEntry]) -> dict[tuple[str, str], list[ReachEntry]]
     return out
 
 
+def _shares(entries: list[ReachEntry]) -> dict[tuple[str, str], float]:
+    out: dict[tuple[str, str], float] = {}
+    for e in entries:
+        if e.endpoint:
+            out[(e.cluster, e.endpoint)] = out.get((e.cluster, e.endpoint), 0.0) + e.share
+    return out
+
+
 def blast(g: MeshGraph, target: str, namespace: str | None = None) -> BlastResult:
     node_pods = [p["id"] for p in g.pods() if p["node_name"] and p["node_name"] == target]
     if node_pods and not any(p["name"] == target for p in g.pods()):
@@ -75,18 +84,20 @@ def blast(g: MeshGraph, target: str, namespace: str | None = None) -> BlastResul
     pods_by_config: dict[str, list[str]] = {}
     for p in g.pods():
         pods_by_config.setdefault(p["config"], []).append(p["id"])
-    for c in sorted(g.configs_using_clusters(cluster_keys)):
+    # Every cluster that holds a failed endpoint is affected, not only the target's own.
+    up = g.upstream(set(cluster_keys) | g.clusters_of_endpoints(ep_keys))
+    for c in sorted(up.configs):
         if c not in pods_by_config:
             continue
-        before = _group(config_reach(g, c))
-        after = _group(config_reach(g, c, failed))
+        before = _group(config_reach(g, c, only=up))
+        after = _group(config_reach(g, c, failed, only=up))
         for key in sorted(before):
             b, a = before[key], after.get(key, [])
             dead_b = sum(e.share for e in b if e.endpoint is None)
             dead_a = sum(e.share for e in a if e.endpoint is None)
             lost = max(dead_a - dead_b, 0.0)
-            bshare = {(e.cluster, e.endpoint): e.share for e in b if e.endpoint}
-            ashare = {(e.cluster, e.endpoint): e.share for e in a if e.endpoint}
+            bshare = _shares(b)
+            ashare = _shares(a)
             moved = sum(max(ashare.get(k, 0.0) - bshare.get(k, 0.0), 0.0) for k in ashare)
             if lost <= EPS and moved <= EPS:
                 continue

@@ -1,9 +1,9 @@
 """The hops a question walks, on either backend.
 
 :class:`MeshGraph` is what the question modules (path, reach, blast) call. Each method
-is one anchored hop of the schema: ``listeners(config)`` follows ProxyConfig -HAS_LISTENER->,
-``route_config(chain, config)`` follows FilterChain -USES_ROUTE_CONFIG {config}->, and so
-on. :class:`NxGraph` answers from the networkx graph; ``topo.stores.neo4jgraph.CypherGraph``
+is one anchored hop of the schema: ``listeners(config)`` follows ProxyConfig -HAS_SET->
+ResourceSet -HAS_LISTENER->, ``route_config(chain, config)`` follows FilterChain
+-USES_ROUTE_CONFIG-> to the route config that is a member of the config, and so on. :class:`NxGraph` answers from the networkx graph; ``topo.stores.neo4jgraph.CypherGraph``
 answers the same calls with parameterised Cypher. Both return plain property dicts with
 every schema property present, so the Envoy logic in :mod:`topo.queries.envoy` sees the
 same input on both.
@@ -12,8 +12,10 @@ same input on both.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from topo.queries.envoy import jload
 from topo.schema import SCHEMA
 from topo.stores.snapshot import Snapshot
 
@@ -32,6 +34,60 @@ def complete(label: str, props: dict[str, Any]) -> Props:
     return out
 
 
+@dataclass(frozen=True)
+class Upstream:
+    """Everything that can lead to some clusters, found by walking the graph backwards:
+    the routes and tcp chains that name them, the route configs, chains and listeners
+    above those, and the configs that hold such a listener."""
+
+    routes: frozenset[str]
+    tcp_chains: frozenset[str]
+    route_configs: frozenset[str]
+    chains: frozenset[str]
+    listeners: frozenset[str]
+    configs: frozenset[str]
+
+
+def pick(cands: Iterable[Props], picks: dict[str, str]) -> dict[str, Props]:
+    """By-name resolution inside one config (topo.schema): ``cands`` are the targets of a
+    by-name relationship that are members of the config; names are unique among a config's
+    active resources, and where they are not, the config's ``picks`` name the one it uses."""
+    by_name: dict[str, list[Props]] = {}
+    for c in sorted(cands, key=lambda c: c["key"]):
+        by_name.setdefault(c["name"], []).append(c)
+    out: dict[str, Props] = {}
+    for name, cs in by_name.items():
+        want = picks.get(name)
+        chosen = next((c for c in cs if c["key"] == want), None) if want else cs[0]
+        if chosen is not None:
+            out[name] = chosen
+    return out
+
+
+def in_dump_order(members: Iterable[tuple[list[int] | None, int, Props]]) -> list[Props]:
+    """Members of a config's sets, each given as (the set's HAS_SET runs, its position in
+    the set, props), in the dump's own order."""
+    from topo.ingest.transform import expand_runs
+
+    expanded: dict[int, list[int]] = {}
+    keyed = []
+    for rn, pos, props in members:
+        pl = expanded.get(id(rn))
+        if pl is None:
+            pl = expanded[id(rn)] = expand_runs(rn)
+        keyed.append((pl[pos] if pos < len(pl) else len(pl) + pos, props["key"], props))
+    keyed.sort(key=lambda t: (t[0], t[1]))
+    return [p for _g, _k, p in keyed]
+
+
+def parse_picks(config_props: Props | None) -> dict[str, dict[str, str]]:
+    raw = (config_props or {}).get("picks")
+    if not raw:
+        return {}
+    got = jload(raw)
+    return got if isinstance(got, dict) else {}
+
+
 class MeshGraph(Protocol):
     backend: str
 
@@ -48,15 +104,23 @@ class MeshGraph(Protocol):
     def config_clusters(self, config: str) -> list[Props]: ...
     def route_configs(self, config: str) -> list[Props]: ...
     def raw(self, label: str, key: str) -> Any: ...
-    def configs_using_clusters(self, cluster_keys: Iterable[str]) -> set[str]: ...
+    def upstream(self, cluster_keys: Iterable[str], listener_keys: Iterable[str] = ()) -> Upstream: ...
     def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]: ...
     def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = ()) -> list[Props]: ...
     def find_clusters(self, *, names: Iterable[str] = (), fqdn: str = "") -> list[Props]: ...
+    def find_listeners(self, addresses: Iterable[str]) -> list[str]: ...
+
+
+KIND_REL = {"listener": ("HAS_LISTENER", "Listener"), "route_config": ("HAS_ROUTE_CONFIG", "RouteConfig"),
+            "cluster": ("HAS_CLUSTER", "Cluster")}
 
 
 class NxGraph:
     """The embedded backend's hops over a networkx MultiDiGraph that a
-    :class:`~topo.stores.nxstore.LazyGraph` fills from the snapshot as the hops reach it."""
+    :class:`~topo.stores.nxstore.LazyGraph` fills from the snapshot as the hops reach it.
+
+    Props dicts are built once per node and shared by every hop that returns the node;
+    callers treat them as read-only."""
 
     backend = "networkx"
 
@@ -67,89 +131,112 @@ class NxGraph:
         self.g = self.lg.g
         self._eps_by_ip: dict[str, list[str]] | None = None
         self._heavy: dict[str, dict[str, dict[str, Any]]] | None = None
-        self._chains: dict[str, list[Props]] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._props_of: dict[tuple[str, str], Props] = {}
 
     def _props(self, node: tuple[str, str]) -> Props:
-        d = self.g.nodes[node]
-        return complete(d["label"], d)
+        got = self._props_of.get(node)
+        if got is None:
+            d = self.g.nodes[node]
+            got = self._props_of[node] = complete(d["label"], d)
+        return got
 
-    def _out(self, label: str, key: str, rel: str, config: str | None = None) -> list[tuple[Props, dict[str, Any]]]:
-        if config is not None:
-            dst_label = SCHEMA.rel(rel).dst
-            out = []
-            for dst, props in self.lg.out_in_config(rel, key, config):
-                node = self.lg.node(dst_label, dst)
-                if node is not None:
-                    out.append((self._props(node), {"type": rel, **props}))
-            return out
-        self.lg.out(rel, key)
-        node = self.lg.node(label, key)
-        if node is None:
-            return []
-        out = []
-        for _, v, data in self.g.out_edges(node, data=True):
-            if data["type"] == rel and (config is None or data.get("config") == config):
-                out.append((self._props(v), data))
-        return out
+    def _out(self, label: str, key: str, rel: str) -> list[tuple[Props, dict[str, Any]]]:
+        memo_key = ("out", label, key, rel)
+        got = self._memo.get(memo_key)
+        if got is None:
+            self.lg.out(rel, key)
+            node = self.lg.node(label, key)
+            got = [] if node is None else [(self._props(v), data) for _, v, data in self.g.out_edges(node, data=True)
+                                           if data["type"] == rel]
+            self._memo[memo_key] = got
+        return got  # type: ignore[no-any-return]
+
+    def _cached(self, memo_key: tuple[Any, ...], make: Any) -> Any:
+        got = self._memo.get(memo_key)
+        if got is None:
+            got = self._memo[memo_key] = make()
+        return got
 
     def _all(self, label: str, sort_key: str) -> list[Props]:
         rows = self.lg.rows(label)
         return [complete(label, rows[k]) for k in sorted(rows, key=lambda k: rows[k][sort_key])]
 
     def pods(self) -> list[Props]:
-        return self._all("Pod", "id")
+        return self._cached(("pods",), lambda: self._all("Pod", "id"))
 
     def services(self) -> list[Props]:
-        return self._all("Service", "fqdn")
+        return self._cached(("services",), lambda: self._all("Service", "fqdn"))
 
-    def _in_order(self, label: str, key: str, rel: str) -> list[Props]:
-        """Targets of a positioned relationship, in the dump's order."""
-        hits = self._out(label, key, rel)
-        return [p for p, _ in sorted(hits, key=lambda h: (h[1].get("position") or 0, h[0]["key"]))]
+    # ---- a config's members: ProxyConfig -HAS_SET-> ResourceSet -HAS_*-> resource
+    def _members(self, config: str, kind: str) -> list[Props]:
+        def make() -> list[Props]:
+            rel, _label = KIND_REL[kind]
+            got = []
+            for sprops, hs in self._out("ProxyConfig", config, "HAS_SET"):
+                if sprops["kind"] == kind:
+                    for props, hm in self._out("ResourceSet", sprops["key"], rel):
+                        got.append((hs.get("runs"), hm.get("position") or 0, props))
+            return in_dump_order(got)
+        return self._cached(("members", config, kind), make)
+
+    def _member_keys(self, config: str, kind: str) -> frozenset[str]:
+        return self._cached(("member_keys", config, kind),
+                            lambda: frozenset(p["key"] for p in self._members(config, kind)))
+
+    def _picks(self, config: str, kind: str) -> dict[str, str]:
+        def make() -> dict[str, str]:
+            node = self.lg.node("ProxyConfig", config)
+            return parse_picks(self._props(node) if node else None).get(kind, {})
+        return self._cached(("picks", config, kind), make)
+
+    def _in_config(self, label: str, src: str, rel: str, config: str, kind: str) -> dict[str, Props]:
+        members = self._member_keys(config, kind)
+        return pick((p for p, _ in self._out(label, src, rel) if p["key"] in members), self._picks(config, kind))
 
     def listeners(self, config: str) -> list[Props]:
-        return self._in_order("ProxyConfig", config, "HAS_LISTENER")
+        return self._members(config, "listener")
 
     def chains(self, listener_key: str) -> list[Props]:
-        # A listener is content-addressed, so its chains are the same in every config that holds
-        # it: questions that walk many configs ask for them again and again (CypherGraph memoises
-        # every hop the same way).
-        got = self._chains.get(listener_key)
-        if got is None:
-            got = sorted((p for p, _ in self._out("Listener", listener_key, "HAS_CHAIN")), key=lambda p: p["index"])
-            self._chains[listener_key] = got
-        return got
+        # A listener is content-addressed, so its chains are the same in every config that holds it.
+        return self._cached(("chains", listener_key), lambda: sorted(
+            (p for p, _ in self._out("Listener", listener_key, "HAS_CHAIN")), key=lambda p: p["index"]))
 
     def route_config(self, chain_key: str, config: str) -> Props | None:
-        hits = self._out("FilterChain", chain_key, "USES_ROUTE_CONFIG", config)
-        return hits[0][0] if hits else None
+        hits = self._in_config("FilterChain", chain_key, "USES_ROUTE_CONFIG", config, "route_config")
+        return next(iter(hits.values()), None)
 
     def vhosts(self, rc_key: str) -> list[Props]:
-        return sorted((p for p, _ in self._out("RouteConfig", rc_key, "HAS_VHOST")), key=lambda p: p["index"])
+        return self._cached(("vhosts", rc_key), lambda: sorted(
+            (p for p, _ in self._out("RouteConfig", rc_key, "HAS_VHOST")), key=lambda p: p["index"]))
 
     def routes(self, vhost_key: str) -> list[Props]:
-        return sorted((p for p, _ in self._out("VirtualHost", vhost_key, "HAS_ROUTE")), key=lambda p: p["index"])
+        return self._cached(("routes", vhost_key), lambda: sorted(
+            (p for p, _ in self._out("VirtualHost", vhost_key, "HAS_ROUTE")), key=lambda p: p["index"]))
 
     def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]:
         label = "Route" if rel == "ROUTES_TO" else "FilterChain"
-        return {p["name"]: p for p, _ in self._out(label, src_key, rel, config)}
+        return self._in_config(label, src_key, rel, config, "cluster")
 
     def endpoints(self, cluster_key: str) -> list[Props]:
-        return self._in_order("Cluster", cluster_key, "HAS_ENDPOINT")
+        def make() -> list[Props]:
+            hits = self._out("Cluster", cluster_key, "HAS_ENDPOINT")
+            return [p for p, _ in sorted(hits, key=lambda h: (h[1].get("position") or 0, h[0]["key"]))]
+        return self._cached(("endpoints", cluster_key), make)
 
     def endpoint_pods(self, endpoint_keys: Iterable[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for k in endpoint_keys:
-            pods = sorted(p["id"] for p, _ in self._out("Endpoint", k, "ON_POD"))
+            pods = self._cached(("on_pod", k), lambda k=k: sorted(p["id"] for p, _ in self._out("Endpoint", k, "ON_POD")))
             if pods:
                 out[k] = pods
         return out
 
     def config_clusters(self, config: str) -> list[Props]:
-        return self._in_order("ProxyConfig", config, "HAS_CLUSTER")
+        return self._members(config, "cluster")
 
     def route_configs(self, config: str) -> list[Props]:
-        return self._in_order("ProxyConfig", config, "HAS_ROUTE_CONFIG")
+        return self._members(config, "route_config")
 
     def raw(self, label: str, key: str) -> Any:
         """A heavy property: the resource's scrubbed JSON text, read from the snapshot on first use."""
@@ -165,15 +252,26 @@ class NxGraph:
             return []
         return [(u, data) for u, _v, data in self.g.in_edges(node, data=True) if data["type"] == rel]
 
-    def configs_using_clusters(self, cluster_keys: Iterable[str]) -> set[str]:
-        out: set[str] = set()
-        for k in cluster_keys:
-            for rel in ("ROUTES_TO", "TCP_TO"):
-                out.update(data["config"] for _u, data in self._in("Cluster", k, rel))
-        return out
+    def _sources(self, label: str, keys: Iterable[str], rel: str) -> set[str]:
+        return {u[1] for k in keys for u, _data in self._in(label, k, rel)}
+
+    def upstream(self, cluster_keys: Iterable[str], listener_keys: Iterable[str] = ()) -> Upstream:
+        cluster_keys = list(cluster_keys)
+        routes = self._sources("Cluster", cluster_keys, "ROUTES_TO")
+        tcp = self._sources("Cluster", cluster_keys, "TCP_TO")
+        extra = set(listener_keys)
+        tcp |= {c["key"] for lk in extra for c in self.chains(lk) if c["terminal"] == "tcp"}
+        vhosts = self._sources("Route", routes, "HAS_ROUTE")
+        rcs = self._sources("VirtualHost", vhosts, "HAS_VHOST")
+        chains = self._sources("RouteConfig", rcs, "USES_ROUTE_CONFIG") | tcp
+        listeners = self._sources("FilterChain", chains, "HAS_CHAIN") | extra
+        sets = self._sources("Listener", listeners, "HAS_LISTENER")
+        configs = self._sources("ResourceSet", sets, "HAS_SET")
+        return Upstream(frozenset(routes), frozenset(tcp), frozenset(rcs), frozenset(chains),
+                        frozenset(listeners), frozenset(configs))
 
     def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]:
-        return {u[1] for k in endpoint_keys for u, _data in self._in("Endpoint", k, "HAS_ENDPOINT")}
+        return self._sources("Endpoint", endpoint_keys, "HAS_ENDPOINT")
 
     def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = ()) -> list[Props]:
         if self._eps_by_ip is None:
@@ -193,6 +291,10 @@ class NxGraph:
         out = [complete("Cluster", r) for r in self.lg.rows("Cluster").values()
                if r.get("name") in nameset or (fqdn and r.get("fqdn") == fqdn)]
         return sorted(out, key=lambda p: (p["name"], p["key"]))
+
+    def find_listeners(self, addresses: Iterable[str]) -> list[str]:
+        want = set(addresses)
+        return sorted(k for k, r in self.lg.rows("Listener").items() if r.get("address") in want)
 
 
 def open_graph(*, store: Any = None, snapshot: str | None = None, neo4j: str | None = None,

@@ -3,9 +3,10 @@
 ``reach`` lists every (destination, route) that SRC's proxy routes to, with each cluster,
 endpoint, destination pod and the endpoint's share of that route's requests.
 ``reach --to`` is its exact inverse: every source whose reach has an entry landing on DST
-(a service, a cluster name, a pod or an IP). The reverse step, from DST back to the proxy
-configs that route to it, is a reverse traversal of the graph (networkx in-edges here,
-Cypher in ``topo.stores.neo4jgraph``), and the shares come from the same forward walk.
+(a service, a cluster name, a pod or an IP). The reverse step, from DST back to the routes,
+listeners and proxy configs that can lead to it, is a reverse traversal of the graph
+(:meth:`MeshGraph.upstream`: networkx in-edges, or Cypher in ``topo.stores.neo4jgraph``);
+the shares come from the same forward walk, restricted to what the reverse step found.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from topo.errors import TopoError
 from topo.ingest.transform import parse_cluster_name
 from topo.queries.envoy import jload
-from topo.queries.graphapi import MeshGraph, Props
+from topo.queries.graphapi import MeshGraph, Props, Upstream
 from topo.queries.resolve import resolve_source
 from topo.queries.walk import BLACKHOLE, PASSTHROUGH, Split, Walker
 
@@ -73,16 +74,20 @@ class ReachToResult:
     rows: list[ReachToRow] = field(default_factory=list)
 
 
-def _outbound_listeners(listeners: list[Props]) -> list[Props]:
-    has_vo = any(l["use_original_dst"] for l in listeners)
+def _outbound_listeners(listeners: list[Props], only: Upstream | None = None) -> list[Props]:
+    cands = listeners if only is None else [l for l in listeners if l["key"] in only.listeners]
+    has_vo = None
     out = []
-    for l in listeners:
+    for l in cands:
         if l["state"] not in ("active", "static") or l["use_original_dst"] or not l["port"]:
             continue
         if l["direction"] == "INBOUND" or l["port"] in INBOUND_PORTS or l["name"] == "virtualInbound":
             continue
-        if has_vo and l["bind_to_port"] is not False:
-            continue
+        if l["bind_to_port"] is not False:
+            if has_vo is None:
+                has_vo = any(x["use_original_dst"] for x in listeners)
+            if has_vo:
+                continue
         out.append(l)
     return out
 
@@ -101,13 +106,20 @@ def _entries(split: Split, base: dict[str, Any]) -> list[ReachEntry]:
     return rows
 
 
-def config_reach(g: MeshGraph, config: str, failed: frozenset[str] = frozenset()) -> list[ReachEntry]:
-    """Everything one proxy config routes to (the forward walk of every outbound route)."""
+def config_reach(g: MeshGraph, config: str, failed: frozenset[str] = frozenset(),
+                 only: Upstream | None = None) -> list[ReachEntry]:
+    """Everything one proxy config routes to (the forward walk of every outbound route).
+
+    With ``only`` (from :meth:`MeshGraph.upstream`), the walk skips every listener, chain,
+    route config and route that cannot lead to the clusters ``only`` was built from; the
+    entries of the routes it keeps are the same as in the full walk."""
     w = Walker(g, config, failed)
     seen: set[tuple[str, str]] = set()
     rows: list[ReachEntry] = []
-    for l in _outbound_listeners(g.listeners(config)):
+    for l in _outbound_listeners(g.listeners(config), only):
         for ch in g.chains(l["key"]):
+            if only is not None and ch["key"] not in only.chains:
+                continue
             if ch["terminal"] == "tcp":
                 tcp = jload(ch["tcp_clusters"]) or []
                 if ("tcp", ch["key"]) in seen:
@@ -123,7 +135,7 @@ def config_reach(g: MeshGraph, config: str, failed: frozenset[str] = frozenset()
                 rows += _entries(w.split("TCP_TO", ch["key"], tcp, 1.0, (ip, l["port"])), base)
             elif ch["terminal"] == "http":
                 rc = g.route_config(ch["key"], config)
-                if rc is None:
+                if rc is None or (only is not None and rc["key"] not in only.route_configs):
                     continue
                 for vh in g.vhosts(rc["key"]):
                     name = vh["name"]
@@ -134,6 +146,8 @@ def config_reach(g: MeshGraph, config: str, failed: frozenset[str] = frozenset()
                         if ("r", r["key"]) in seen:
                             continue
                         seen.add(("r", r["key"]))
+                        if only is not None and r["key"] not in only.routes:
+                            continue
                         base = {"destination": f"{fq}:{p}", "service": fq if "." in fq else "", "port": int(p),
                                 "listener": l["name"], "route_config": rc["name"], "vhost": name,
                                 "route": r["name"] or f"#{r['index']}", "match": r["match_text"] or ""}
@@ -160,6 +174,8 @@ class Target:
     port: int | None
     endpoint_keys: list[str]
     cluster_keys: list[str]
+    # listeners on the target's own IPs: tcp_proxy to ORIGINAL_DST lands there (headless services)
+    listener_keys: list[str] = field(default_factory=list)
 
     def matches(self, e: ReachEntry) -> bool:
         if self.kind == "service":
@@ -191,12 +207,13 @@ def resolve_target(g: MeshGraph, text: str, namespace: str | None = None) -> Tar
     if _is_ip(host):
         eps = g.find_endpoints(ips=[host])
         eps = [e for e in eps if port is None or e["port"] == port]
-        return Target(text, "ip", host, port, [e["key"] for e in eps], sorted(g.clusters_of_endpoints(e["key"] for e in eps)))
+        return Target(text, "ip", host, port, [e["key"] for e in eps], sorted(g.clusters_of_endpoints(e["key"] for e in eps)),
+                      g.find_listeners([host]))
     pods = [p for p in g.pods() if p["id"] == text or (p["name"] == text and (not namespace or p["namespace"] == namespace))]
     if len(pods) == 1:
         eps = g.find_endpoints(pod_ids=[pods[0]["id"]])
         return Target(text, "pod", pods[0]["id"], None, [e["key"] for e in eps],
-                      sorted(g.clusters_of_endpoints(e["key"] for e in eps)))
+                      sorted(g.clusters_of_endpoints(e["key"] for e in eps)), g.find_listeners(pods[0]["ips"] or []))
     services = g.services()
     h = host.lower()
     cands = [s for s in services if s["fqdn"] == h]
@@ -216,14 +233,14 @@ def resolve_target(g: MeshGraph, text: str, namespace: str | None = None) -> Tar
 def reach_to(g: MeshGraph, dst: str, namespace: str | None = None) -> ReachToResult:
     t = resolve_target(g, dst, namespace)
     res = ReachToResult(t.text, t.kind)
-    configs = sorted(g.configs_using_clusters(t.cluster_keys))
+    up = g.upstream(t.cluster_keys, t.listener_keys)
     pods_by_config: dict[str, list[str]] = {}
     for p in g.pods():
         pods_by_config.setdefault(p["config"], []).append(p["id"])
-    for c in configs:
+    for c in sorted(up.configs):
         if c not in pods_by_config:
             continue
-        for e in config_reach(g, c):
+        for e in config_reach(g, c, only=up):
             if t.matches(e):
                 res.rows.append(ReachToRow(pods_by_config[c], c, e.destination, e.route, e.cluster, e.endpoint,
                                            e.pod, e.share))

@@ -105,11 +105,22 @@ CLEANUP = [
     "MATCH (p:Pod) WHERE p.namespace IN $namespaces AND p.lastupdated < $tag DETACH DELETE p",
     "MATCH (:Pod)-[r:USES_CONFIG]->() WHERE r.lastupdated < $tag AND startNode(r).namespace IN $namespaces DELETE r",
     "MATCH ()-[r:ON_POD]->(p:Pod) WHERE p.namespace IN $namespaces AND r.lastupdated < $tag DELETE r",
-    # by-name references hold inside one ProxyConfig: they go with it
-    "MATCH (c:ProxyConfig) WHERE c.lastupdated < $tag AND NOT (c)<-[:USES_CONFIG]-() "
-    "WITH collect(c.key) AS gone MATCH ()-[r:HANDS_OFF|USES_ROUTE_CONFIG|TCP_TO|ROUTES_TO]->() "
-    "WHERE r.config IN gone DELETE r",
     "MATCH (c:ProxyConfig) WHERE c.lastupdated < $tag AND NOT (c)<-[:USES_CONFIG]-() DETACH DELETE c",
+    "MATCH (s:ResourceSet) WHERE s.lastupdated < $tag AND NOT (s)<-[:HAS_SET]-() DETACH DELETE s",
+    # A by-name reference that no config holding both its ends made any more (the others
+    # remain: some config still resolves them).
+    "MATCH (a)-[r:HANDS_OFF]->(b) WHERE r.lastupdated < $tag AND NOT EXISTS { "
+    "MATCH (a)<-[:HAS_LISTENER]-(:ResourceSet)<-[:HAS_SET]-(c:ProxyConfig)-[:HAS_SET]->(:ResourceSet)-[:HAS_LISTENER]->(b) } "
+    "DELETE r",
+    "MATCH (a:FilterChain)-[r:USES_ROUTE_CONFIG]->(b) WHERE r.lastupdated < $tag AND NOT EXISTS { "
+    "MATCH (a)<-[:HAS_CHAIN]-(:Listener)<-[:HAS_LISTENER]-(:ResourceSet)<-[:HAS_SET]-(c:ProxyConfig)"
+    "-[:HAS_SET]->(:ResourceSet)-[:HAS_ROUTE_CONFIG]->(b) } DELETE r",
+    "MATCH (a:FilterChain)-[r:TCP_TO]->(b) WHERE r.lastupdated < $tag AND NOT EXISTS { "
+    "MATCH (a)<-[:HAS_CHAIN]-(:Listener)<-[:HAS_LISTENER]-(:ResourceSet)<-[:HAS_SET]-(c:ProxyConfig)"
+    "-[:HAS_SET]->(:ResourceSet)-[:HAS_CLUSTER]->(b) } DELETE r",
+    "MATCH (a:Route)-[r:ROUTES_TO]->(b) WHERE r.lastupdated < $tag AND NOT EXISTS { "
+    "MATCH (a)<-[:HAS_ROUTE]-(:VirtualHost)<-[:HAS_VHOST]-(:RouteConfig)<-[:HAS_ROUTE_CONFIG]-(:ResourceSet)"
+    "<-[:HAS_SET]-(c:ProxyConfig)-[:HAS_SET]->(:ResourceSet)-[:HAS_CLUSTER]->(b) } DELETE r",
     "MATCH (l:Listener) WHERE l.lastupdated < $tag AND NOT (l)<-[:HAS_LISTENER]-() "
     "OPTIONAL MATCH (l)-[:HAS_CHAIN]->(fc:FilterChain) DETACH DELETE l, fc",
     "MATCH (rc:RouteConfig) WHERE rc.lastupdated < $tag AND NOT (rc)<-[:HAS_ROUTE_CONFIG]-() "

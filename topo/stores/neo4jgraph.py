@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from topo.queries.graphapi import Props, complete
+from topo.queries.graphapi import KIND_REL, Props, Upstream, complete, in_dump_order, parse_picks, pick
 from topo.stores.cypher import ident, projection
 from topo.stores.neo4jstore import connect
 
@@ -18,28 +18,46 @@ P = projection
 
 Q_PODS = f"MATCH (n:Pod) RETURN {P('Pod')} AS n ORDER BY n.id"
 Q_SERVICES = f"MATCH (n:Service) RETURN {P('Service')} AS n ORDER BY n.fqdn"
-Q_LISTENERS = (f"MATCH (:ProxyConfig {{key: $k}})-[r:HAS_LISTENER]->(n:Listener) "
-               f"RETURN {P('Listener')} AS n ORDER BY r.position, n.key")
+Q_CONFIG = "MATCH (n:ProxyConfig {key: $k}) RETURN n.picks AS picks"
+Q_MEMBERS = {
+    kind: (f"MATCH (:ProxyConfig {{key: $k}})-[h:HAS_SET]->(s:ResourceSet {{kind: $kind}})-[r:{ident(rel)}]->(n:{ident(label)}) "
+           f"RETURN h.runs AS runs, s.key AS set, r.position AS position, {P(label)} AS n")
+    for kind, (rel, label) in KIND_REL.items()
+}
+# A by-name reference holds in a config when its target is one of the config's members (topo.schema).
+Q_IN_CONFIG = {
+    (rel, label, dst, kind): (
+        f"MATCH (:{ident(label)} {{key: $k}})-[:{ident(rel)}]->(n:{ident(dst)}) "
+        f"WHERE EXISTS {{ MATCH (n)<-[:{ident(KIND_REL[kind][0])}]-(:ResourceSet)<-[:HAS_SET]-(:ProxyConfig {{key: $config}}) }} "
+        f"RETURN {P(dst)} AS n")
+    for rel, label, dst, kind in (("USES_ROUTE_CONFIG", "FilterChain", "RouteConfig", "route_config"),
+                                  ("ROUTES_TO", "Route", "Cluster", "cluster"),
+                                  ("TCP_TO", "FilterChain", "Cluster", "cluster"))
+}
 Q_CHAINS = f"MATCH (:Listener {{key: $k}})-[:HAS_CHAIN]->(n:FilterChain) RETURN {P('FilterChain')} AS n ORDER BY n.index"
-Q_ROUTE_CONFIG = (f"MATCH (:FilterChain {{key: $k}})-[:USES_ROUTE_CONFIG {{config: $config}}]->(n:RouteConfig) "
-                  f"RETURN {P('RouteConfig')} AS n LIMIT 1")
 Q_VHOSTS = f"MATCH (:RouteConfig {{key: $k}})-[:HAS_VHOST]->(n:VirtualHost) RETURN {P('VirtualHost')} AS n ORDER BY n.index"
 Q_ROUTES = f"MATCH (:VirtualHost {{key: $k}})-[:HAS_ROUTE]->(n:Route) RETURN {P('Route')} AS n ORDER BY n.index"
-Q_TARGETS = {
-    "ROUTES_TO": f"MATCH (:Route {{key: $k}})-[:ROUTES_TO {{config: $config}}]->(n:Cluster) RETURN {P('Cluster')} AS n",
-    "TCP_TO": f"MATCH (:FilterChain {{key: $k}})-[:TCP_TO {{config: $config}}]->(n:Cluster) RETURN {P('Cluster')} AS n",
-}
 Q_ENDPOINTS = (f"MATCH (:Cluster {{key: $k}})-[r:HAS_ENDPOINT]->(n:Endpoint) "
                f"RETURN {P('Endpoint')} AS n ORDER BY r.position, n.key")
 Q_ENDPOINT_PODS = ("UNWIND $keys AS k MATCH (:Endpoint {key: k})-[:ON_POD]->(p:Pod) "
                    "RETURN k, p.id AS pod ORDER BY k, pod")
-Q_CONFIG_CLUSTERS = (f"MATCH (:ProxyConfig {{key: $k}})-[r:HAS_CLUSTER]->(n:Cluster) "
-                     f"RETURN {P('Cluster')} AS n ORDER BY r.position, n.key")
-Q_ROUTE_CONFIGS = (f"MATCH (:ProxyConfig {{key: $k}})-[r:HAS_ROUTE_CONFIG]->(n:RouteConfig) "
-                   f"RETURN {P('RouteConfig')} AS n ORDER BY r.position, n.key")
 Q_RAW = {label: f"MATCH (n:{label} {{key: $k}}) RETURN n.raw AS raw" for label in ("Listener", "RouteConfig", "Cluster")}
-Q_CONFIGS_USING = ("UNWIND $keys AS k MATCH (:Cluster {key: k})<-[r:ROUTES_TO|TCP_TO]-() "
-                   "RETURN DISTINCT r.config AS config")
+# upstream(): each step back from the clusters, one anchored query each
+Q_UP = {
+    "routes": "UNWIND $keys AS k MATCH (:Cluster {key: k})<-[:ROUTES_TO]-(n:Route) RETURN DISTINCT n.key AS key",
+    "tcp": "UNWIND $keys AS k MATCH (:Cluster {key: k})<-[:TCP_TO]-(n:FilterChain) RETURN DISTINCT n.key AS key",
+    "tcp_of": ("UNWIND $keys AS k MATCH (:Listener {key: k})-[:HAS_CHAIN]->(n:FilterChain {terminal: 'tcp'}) "
+               "RETURN DISTINCT n.key AS key"),
+    "rcs": ("UNWIND $keys AS k MATCH (:Route {key: k})<-[:HAS_ROUTE]-(:VirtualHost)<-[:HAS_VHOST]-(n:RouteConfig) "
+            "RETURN DISTINCT n.key AS key"),
+    "chains": ("UNWIND $keys AS k MATCH (:RouteConfig {key: k})<-[:USES_ROUTE_CONFIG]-(n:FilterChain) "
+               "RETURN DISTINCT n.key AS key"),
+    "listeners": ("UNWIND $keys AS k MATCH (:FilterChain {key: k})<-[:HAS_CHAIN]-(n:Listener) "
+                  "RETURN DISTINCT n.key AS key"),
+    "configs": ("UNWIND $keys AS k MATCH (:Listener {key: k})<-[:HAS_LISTENER]-(:ResourceSet)<-[:HAS_SET]-(n:ProxyConfig) "
+                "RETURN DISTINCT n.key AS key"),
+}
+Q_LISTENERS_AT = "MATCH (n:Listener) WHERE n.address IN $addresses RETURN n.key AS key ORDER BY key"
 Q_CLUSTERS_OF_EPS = ("UNWIND $keys AS k MATCH (:Endpoint {key: k})<-[:HAS_ENDPOINT]-(c:Cluster) "
                      "RETURN DISTINCT c.key AS key")
 Q_EPS_BY_IP = f"MATCH (n:Endpoint) WHERE n.ip IN $ips RETURN {P('Endpoint')} AS n"
@@ -80,15 +98,28 @@ class CypherGraph:
     def services(self) -> list[Props]:
         return self._nodes("Service", Q_SERVICES)
 
+    def _members(self, config: str, kind: str) -> list[Props]:
+        label = KIND_REL[kind][1]
+        return in_dump_order((r["runs"], r["position"] or 0, complete(label, r["n"]))
+                             for r in self._rows(Q_MEMBERS[kind], k=config, kind=kind))
+
+    def _picks(self, config: str, kind: str) -> dict[str, str]:
+        rows = self._rows(Q_CONFIG, k=config)
+        return parse_picks(rows[0] if rows else None).get(kind, {})
+
+    def _in_config(self, rel: str, label: str, dst: str, kind: str, key: str, config: str) -> dict[str, Props]:
+        return pick(self._nodes(dst, Q_IN_CONFIG[(rel, label, dst, kind)], k=key, config=config),
+                    self._picks(config, kind))
+
     def listeners(self, config: str) -> list[Props]:
-        return self._nodes("Listener", Q_LISTENERS, k=config)
+        return self._members(config, "listener")
 
     def chains(self, listener_key: str) -> list[Props]:
         return self._nodes("FilterChain", Q_CHAINS, k=listener_key)
 
     def route_config(self, chain_key: str, config: str) -> Props | None:
-        got = self._nodes("RouteConfig", Q_ROUTE_CONFIG, k=chain_key, config=config)
-        return got[0] if got else None
+        got = self._in_config("USES_ROUTE_CONFIG", "FilterChain", "RouteConfig", "route_config", chain_key, config)
+        return next(iter(got.values()), None)
 
     def vhosts(self, rc_key: str) -> list[Props]:
         return self._nodes("VirtualHost", Q_VHOSTS, k=rc_key)
@@ -97,8 +128,8 @@ class CypherGraph:
         return self._nodes("Route", Q_ROUTES, k=vhost_key)
 
     def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]:
-        q = Q_TARGETS[ident(rel)]
-        return {c["name"]: c for c in self._nodes("Cluster", q, k=src_key, config=config)}
+        label = "Route" if rel == "ROUTES_TO" else "FilterChain"
+        return self._in_config(ident(rel), label, "Cluster", "cluster", src_key, config)
 
     def endpoints(self, cluster_key: str) -> list[Props]:
         return self._nodes("Endpoint", Q_ENDPOINTS, k=cluster_key)
@@ -110,17 +141,31 @@ class CypherGraph:
         return out
 
     def config_clusters(self, config: str) -> list[Props]:
-        return self._nodes("Cluster", Q_CONFIG_CLUSTERS, k=config)
+        return self._members(config, "cluster")
 
     def route_configs(self, config: str) -> list[Props]:
-        return self._nodes("RouteConfig", Q_ROUTE_CONFIGS, k=config)
+        return self._members(config, "route_config")
 
     def raw(self, label: str, key: str) -> Any:
         rows = self._rows(Q_RAW[ident(label)], k=key)
         return rows[0]["raw"] if rows else None
 
-    def configs_using_clusters(self, cluster_keys: Iterable[str]) -> set[str]:
-        return {r["config"] for r in self._rows(Q_CONFIGS_USING, keys=sorted(cluster_keys))}
+    def _up(self, step: str, keys: Iterable[str]) -> set[str]:
+        return {r["key"] for r in self._rows(Q_UP[step], keys=sorted(keys))} if keys else set()
+
+    def upstream(self, cluster_keys: Iterable[str], listener_keys: Iterable[str] = ()) -> Upstream:
+        cluster_keys, extra = set(cluster_keys), set(listener_keys)
+        routes = self._up("routes", cluster_keys)
+        tcp = self._up("tcp", cluster_keys) | self._up("tcp_of", extra)
+        rcs = self._up("rcs", routes)
+        chains = self._up("chains", rcs) | tcp
+        listeners = self._up("listeners", chains) | extra
+        configs = self._up("configs", listeners)
+        return Upstream(frozenset(routes), frozenset(tcp), frozenset(rcs), frozenset(chains),
+                        frozenset(listeners), frozenset(configs))
+
+    def find_listeners(self, addresses: Iterable[str]) -> list[str]:
+        return [r["key"] for r in self._rows(Q_LISTENERS_AT, addresses=sorted(set(addresses)))]
 
     def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]:
         return {r["key"] for r in self._rows(Q_CLUSTERS_OF_EPS, keys=sorted(endpoint_keys))}

@@ -2,8 +2,8 @@
 
 The loader is generic: labels, keys and relationship types come from
 :data:`topo.schema.SCHEMA`. Node ids are ``(label, key)`` tuples; every node carries
-``label`` plus its properties; parallel relationships are keyed ``"TYPE|<identity>"``
-(for example ``"ROUTES_TO|<config>"``).
+``label`` plus its properties; relationships are keyed ``"TYPE|<identity>"`` (types
+without identity properties allow one relationship per pair of nodes).
 
 :class:`LazyGraph` fills the MultiDiGraph only with what a question walks: a node's
 out-relationships of one type are added the first time a hop asks for them, and the
@@ -31,7 +31,6 @@ class LazyGraph:
         self._rows: dict[str, dict[str, dict[str, Any]]] = {}
         self._done: set[tuple[str, str, str]] = set()  # (type, direction, key) already added
         self._rev: dict[str, dict[str, list[str]]] = {}
-        self._by_config: dict[tuple[str, str], dict[str, list[tuple[str, dict[str, Any]]]]] = {}
 
     def rows(self, label: str) -> dict[str, dict[str, Any]]:
         """All rows of a label, by key."""
@@ -68,24 +67,6 @@ class LazyGraph:
         self._done.add(mark)
         for dst, props in self.snap.rels.get(rel, {}).get(key, ()):
             self._add(rel, key, dst, props)
-
-    def out_in_config(self, rel: str, key: str, config: str) -> list[tuple[str, dict[str, Any]]]:
-        """``key``'s outgoing ``rel`` relationships that hold in one ProxyConfig, added to the
-        graph. A resource shared by many configs has one such relationship per config, so
-        this looks them up by config instead of walking all of them."""
-        idx = self._by_config.get((rel, key))
-        if idx is None:
-            idx = {}
-            for dst, props in self.snap.rels.get(rel, {}).get(key, ()):
-                idx.setdefault((props or {}).get("config") or "", []).append((dst, props or {}))
-            self._by_config[(rel, key)] = idx
-        hits = idx.get(config, [])
-        mark = (rel, "out:" + config, key)
-        if mark not in self._done:
-            self._done.add(mark)
-            for dst, props in hits:
-                self._add(rel, key, dst, props)
-        return hits
 
     def into(self, rel: str, key: str) -> None:
         """Make sure ``key``'s incoming ``rel`` relationships are in the graph."""

@@ -31,7 +31,7 @@ from topo.rows import Rows
 from topo.schema import SCHEMA
 from topo.util import atomic_write as _atomic_write
 
-FORMAT = "topo-snapshot/2"
+FORMAT = "topo-snapshot/3"
 
 
 class StoreError(Exception):
