@@ -62,6 +62,32 @@ def test_snapshot_roundtrip_and_current(tmp_path):
     assert {r["id"] for r in snap.nodes["Pod"]} == set(res.rows.nodes["Pod"])
 
 
+def test_snapshot_segments_load_on_demand(tmp_path):
+    """The file is one JSON document; a reader parses its index, then only the segments asked for."""
+    st = SnapshotStore(tmp_path / "s")
+    _write_copies(tmp_path / "d", simple_mesh_dump(), 30)
+    res = pipeline.run(sources.from_path(tmp_path / "d"), SnapshotLoader(st, "many"))
+    raw = (st.snapdir / "many.json").read_bytes()
+    doc = orjson.loads(raw)  # valid JSON as a whole
+    assert doc["format"] == "topo-snapshot/4" and doc["meta"] == st.load().meta
+    snap = st.load()
+    assert snap._parsed == {}
+    pod = sorted(res.rows.nodes["Pod"])[0]
+    assert snap.row("Pod", pod)["id"] == pod
+    assert 0 < len(snap._parsed) < len(doc["index"]) - 1
+    # everything at once gives what was written
+    assert {r["id"] for r in snap.nodes["Pod"]} == set(res.rows.nodes["Pod"])
+    assert sum(len(v) for v in snap.rel_sources("HAS_ENDPOINT").values()) == len(res.rows.rels["HAS_ENDPOINT"])
+    # a damaged index is one line, not a traceback
+    (st.snapdir / "many.json").write_bytes(raw[:-40] + b"}")
+    try:
+        st.load()
+    except Exception as e:
+        assert type(e).__name__ == "StoreError" and "damaged" in str(e)
+    else:
+        raise AssertionError("a damaged snapshot loaded")
+
+
 def _one(tmp_path: Path) -> Path:
     p = tmp_path / "in"
     p.mkdir(exist_ok=True)

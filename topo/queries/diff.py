@@ -36,6 +36,7 @@ from topo.ingest.transform import parse_cluster_name
 from topo.queries.envoy import jload
 from topo.queries.graphapi import MeshGraph, Props
 from topo.queries.reach import ReachEntry, config_reach
+from topo.stores.snapshot import SUFFIXES
 from topo.util import is_ip, pct, short_service
 
 EPS = 1e-9
@@ -601,7 +602,7 @@ def prune(store: Any, keep: int) -> list[str]:
     infos = snapshot_infos(store)
     drop = [i.name for i in infos[: max(len(infos) - keep, 0)] if not i.current]
     for n in drop:
-        for suffix in (".json", ".heavy"):
+        for suffix in SUFFIXES:
             try:
                 (store.snapdir / f"{n}{suffix}").unlink()
             except FileNotFoundError:

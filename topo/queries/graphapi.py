@@ -150,7 +150,7 @@ class NxGraph:
             got = [] if node is None else [(self._props(v), data) for _, v, data in self.g.out_edges(node, data=True)
                                            if data["type"] == rel]
             self._memo[memo_key] = got
-        return got  # type: ignore[no-any-return]
+        return got
 
     def _cached(self, memo_key: tuple[Any, ...], make: Any) -> Any:
         got = self._memo.get(memo_key)
@@ -180,9 +180,18 @@ class NxGraph:
             return in_dump_order(got)
         return self._cached(("members", config, kind), make)
 
-    def _member_keys(self, config: str, kind: str) -> frozenset[str]:
-        return self._cached(("member_keys", config, kind),
-                            lambda: frozenset(p["key"] for p in self._members(config, kind)))
+    def _member_sets(self, config: str, kind: str) -> tuple[frozenset[str], ...]:
+        """The keys of each of the config's sets of one kind (membership without reading the members)."""
+        def make() -> tuple[frozenset[str], ...]:
+            rel = KIND_REL[kind][0]
+            out = []
+            for skey, _props in self.lg.snap.out("HAS_SET", config):
+                row = self.lg.snap.row("ResourceSet", skey)
+                if row and row["kind"] == kind:
+                    out.append(self._cached(("set_keys", skey), lambda skey=skey: frozenset(
+                        dst for dst, _p in self.lg.snap.out(rel, skey))))
+            return tuple(out)
+        return self._cached(("member_sets", config, kind), make)
 
     def _picks(self, config: str, kind: str) -> dict[str, str]:
         def make() -> dict[str, str]:
@@ -191,8 +200,9 @@ class NxGraph:
         return self._cached(("picks", config, kind), make)
 
     def _in_config(self, label: str, src: str, rel: str, config: str, kind: str) -> dict[str, Props]:
-        members = self._member_keys(config, kind)
-        return pick((p for p, _ in self._out(label, src, rel) if p["key"] in members), self._picks(config, kind))
+        sets = self._member_sets(config, kind)
+        return pick((p for p, _ in self._out(label, src, rel) if any(p["key"] in s for s in sets)),
+                    self._picks(config, kind))
 
     def listeners(self, config: str) -> list[Props]:
         return self._members(config, "listener")

@@ -28,23 +28,17 @@ class LazyGraph:
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
         self.g = nx.MultiDiGraph(name=snap.name)
-        self._rows: dict[str, dict[str, dict[str, Any]]] = {}
         self._done: set[tuple[str, str, str]] = set()  # (type, direction, key) already added
         self._rev: dict[str, dict[str, list[str]]] = {}
 
     def rows(self, label: str) -> dict[str, dict[str, Any]]:
         """All rows of a label, by key."""
-        got = self._rows.get(label)
-        if got is None:
-            key = SCHEMA.node(label).key
-            got = {r[key]: r for r in self.snap.nodes.get(label, ())}
-            self._rows[label] = got
-        return got
+        return self.snap.rows(label)
 
     def node(self, label: str, key: str) -> Node | None:
         n = (label, key)
         if n not in self.g:
-            row = self.rows(label).get(key)
+            row = self.snap.row(label, key)
             if row is None:
                 return None
             self.g.add_node(n, label=label, **row)
@@ -65,7 +59,7 @@ class LazyGraph:
         if mark in self._done:
             return
         self._done.add(mark)
-        for dst, props in self.snap.rels.get(rel, {}).get(key, ()):
+        for dst, props in self.snap.out(rel, key):
             self._add(rel, key, dst, props)
 
     def into(self, rel: str, key: str) -> None:
@@ -77,7 +71,7 @@ class LazyGraph:
         rev = self._rev.get(rel)
         if rev is None:
             rev = {}
-            for src, out in self.snap.rels.get(rel, {}).items():
+            for src, out in self.snap.rel_sources(rel).items():
                 for dst, _props in out:
                     rev.setdefault(dst, []).append(src)
             self._rev[rel] = rev
@@ -92,6 +86,6 @@ def build_graph(snap: Snapshot) -> nx.MultiDiGraph:
         for key in lg.rows(nt.label):
             lg.node(nt.label, key)
     for rt in SCHEMA.rels:
-        for src in snap.rels.get(rt.type, {}):
+        for src in snap.rel_sources(rt.type):
             lg.out(rt.type, src)
     return lg.g

@@ -21,7 +21,6 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,9 @@ from topo.rows import Rows
 from topo.schema import SCHEMA
 from topo.util import atomic_write as _atomic_write
 
-FORMAT = "topo-snapshot/3"
+FORMAT = "topo-snapshot/4"
+SUFFIXES = (".json", ".heavy")  # the files of one snapshot
+SHARD = 2  # a row or a relationship source lives in the segment named by its key's first characters
 
 
 class StoreError(Exception):
@@ -46,24 +47,114 @@ def default_store() -> Path:
     return Path(base) / "topo"
 
 
-@dataclass
+def shard_of(key: str) -> str:
+    """Child keys start with their parent's (``<listener>/<i>``, ``<route config>/<vh>/<r>``),
+    so a listener's chains, or a route config's virtual hosts and routes, share a segment."""
+    return key[:SHARD]
+
+
+def _nseg(label: str, shard: str) -> str:
+    return f"N|{label}|{shard}"
+
+
+def _rseg(type_: str, shard: str) -> str:
+    return f"R|{type_}|{shard}"
+
+
 class Snapshot:
     """Node rows by label; relationships by type, then by source key: ``[[dst, props], …]``.
 
-    Grouping relationships by source on disk is what lets the embedded backend load only
-    the part of the graph a question walks (topo.stores.nxstore)."""
+    Both are cut into segments by key prefix (:func:`shard_of`), and a segment is parsed
+    the first time something in it is asked for: a question reads the segments its hops
+    reach, not the whole graph (topo.stores.nxstore). ``nodes`` and ``rels`` give
+    everything at once."""
 
-    name: str
-    meta: dict[str, Any]
-    nodes: dict[str, list[dict[str, Any]]]
-    rels: dict[str, dict[str, list[list[Any]]]]
-    # Reads the heavy properties ({label: {key: {prop: value}}}) when a command needs them.
-    heavy: Callable[[], dict[str, dict[str, dict[str, Any]]]] = lambda: {}
+    def __init__(self, name: str, meta: dict[str, Any], *,
+                 data: bytes | None = None, index: dict[str, list[int]] | None = None,
+                 parsed: dict[str, Any] | None = None,
+                 heavy: Callable[[], dict[str, dict[str, dict[str, Any]]]] = lambda: {}) -> None:
+        self.name = name
+        self.meta = meta
+        self.heavy = heavy  # reads the heavy properties ({label: {key: {prop: value}}}) when a command needs them
+        self._data = memoryview(data) if data is not None else None
+        self._index = index or {}
+        self._parsed: dict[str, Any] = parsed or {}
+        self._by_prefix: dict[str, list[str]] = {}
+        for sid in (*self._index, *self._parsed):
+            lst = self._by_prefix.setdefault(sid.rsplit("|", 1)[0], [])
+            if sid not in lst:
+                lst.append(sid)
+        self._rows: dict[str, dict[str, dict[str, Any]]] = {}
+        self._rels: dict[str, dict[str, list[list[Any]]]] = {}
+
+    def _seg(self, sid: str) -> Any:
+        got = self._parsed.get(sid)
+        if got is None:
+            span = self._index.get(sid)
+            if span is None or self._data is None:
+                return None
+            got = self._parsed[sid] = orjson.loads(self._data[span[0]:span[0] + span[1]])
+        return got
+
+    # ---- nodes
+    def row(self, label: str, key: str) -> dict[str, Any] | None:
+        """One node row, parsing only its segment."""
+        whole = self._rows.get(label)
+        if whole is not None:
+            return whole.get(key)
+        sid = _nseg(label, shard_of(key))
+        seg = self._seg(sid)
+        if seg is None:
+            return None
+        if isinstance(seg, list):  # first use: rows by key
+            kname = SCHEMA.node(label).key
+            seg = self._parsed[sid] = {r[kname]: r for r in seg}
+        got: dict[str, Any] | None = seg.get(key)
+        return got
+
+    def rows(self, label: str) -> dict[str, dict[str, Any]]:
+        """Every row of a label, by key."""
+        got = self._rows.get(label)
+        if got is None:
+            got = {}
+            for sid in self._by_prefix.get(f"N|{label}", ()):
+                shard = sid.rsplit("|", 1)[1]
+                self.row(label, shard)  # parse and key the segment
+                got.update(self._parsed[sid])
+            self._rows[label] = got
+        return got
+
+    @property
+    def nodes(self) -> dict[str, list[dict[str, Any]]]:
+        return {nt.label: [r for _k, r in sorted(self.rows(nt.label).items())] for nt in SCHEMA.nodes}
+
+    # ---- relationships
+    def out(self, type_: str, src: str) -> list[list[Any]]:
+        """``src``'s outgoing relationships of one type, parsing only their segment."""
+        whole = self._rels.get(type_)
+        if whole is not None:
+            return whole.get(src, [])
+        seg = self._seg(_rseg(type_, shard_of(src)))
+        return seg.get(src, []) if seg else []
+
+    def rel_sources(self, type_: str) -> dict[str, list[list[Any]]]:
+        """Every relationship of one type, by source key."""
+        got = self._rels.get(type_)
+        if got is None:
+            got = {}
+            for sid in self._by_prefix.get(f"R|{type_}", ()):
+                got.update(self._seg(sid) or {})
+            self._rels[type_] = got
+        return got
+
+    @property
+    def rels(self) -> dict[str, dict[str, list[list[Any]]]]:
+        return {rt.type: self.rel_sources(rt.type) for rt in SCHEMA.rels}
 
     def rel_rows(self, type_: str) -> list[dict[str, Any]]:
         """One type's relationships as flat rows (``src``, ``dst`` and properties)."""
         return [{"src": src, "dst": dst, **(props or {})}
-                for src, out in self.rels.get(type_, {}).items() for dst, props in out]
+                for src, out in self.rel_sources(type_).items() for dst, props in out]
 
 
 def rels_by_source(rows: Rows) -> dict[str, dict[str, list[list[Any]]]]:
@@ -78,9 +169,50 @@ def rels_by_source(rows: Rows) -> dict[str, dict[str, list[list[Any]]]]:
     return rels
 
 
+def segments(nodes: dict[str, list[dict[str, Any]]], rels: dict[str, dict[str, list[list[Any]]]]) -> dict[str, Any]:
+    """Node rows and relationships cut into segments by key prefix (see :class:`Snapshot`)."""
+    out: dict[str, Any] = {}
+    for nt in SCHEMA.nodes:
+        for r in nodes.get(nt.label, ()):
+            out.setdefault(_nseg(nt.label, shard_of(r[nt.key])), []).append(r)
+    for type_, by_src in rels.items():
+        for src, lst in by_src.items():
+            out.setdefault(_rseg(type_, shard_of(src)), {})[src] = lst
+    return out
+
+
 def snapshot_of(rows: Rows, name: str = "memory") -> Snapshot:
     """Rows as an in-memory snapshot (heavy properties kept inline), without touching disk."""
-    return Snapshot(name, {}, {nt.label: rows.node_rows(nt.label) for nt in SCHEMA.nodes}, rels_by_source(rows))
+    nodes = {nt.label: rows.node_rows(nt.label) for nt in SCHEMA.nodes}
+    return Snapshot(name, {}, parsed=segments(nodes, rels_by_source(rows)))
+
+
+def encode(meta: dict[str, Any], segs: dict[str, Any]) -> bytes:
+    """One snapshot file: valid JSON, ``{"format", "index_at", "meta", "segments": […], "index": {…}}``.
+
+    ``index`` maps each segment to its [offset, length] in the file, and ``index_at`` (a
+    fixed-width string at the top) says where ``index`` starts, so a reader parses the
+    index and then only the segments it needs."""
+    pre = b'{"format":"' + FORMAT.encode() + b'","index_at":"%012d","meta":'
+    mb = orjson.dumps(meta)
+    head = pre + mb + b',"segments":['
+    parts: list[bytes] = []
+    index: dict[str, list[int]] = {"meta": [len(pre % 0), len(mb)]}  # segment names all hold a "|"
+    pos = len(head % 0)
+    for sid in sorted(segs):
+        if parts:
+            parts.append(b",")
+            pos += 1
+        b = orjson.dumps(segs[sid])
+        index[sid] = [pos, len(b)]
+        parts.append(b)
+        pos += len(b)
+    tail = b'],"index":'
+    at = pos + len(tail)
+    return b"".join([head % at, *parts, tail, orjson.dumps(index), b"}"])
+
+
+_HEAD = re.compile(rb'^\{"format":"(topo-snapshot/[^"]*)"(?:,"index_at":"(\d{12})")?')
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
@@ -130,11 +262,11 @@ class SnapshotStore:
             if hp:
                 heavy[nt.label] = {r[nt.key]: {h: r.pop(h) for h in hp} for r in rows_}
             nodes[nt.label] = rows_
-        doc = {"format": FORMAT, "meta": meta, "nodes": nodes, "rels": rels_by_source(rows)}
+        doc = encode(meta, segments(nodes, rels_by_source(rows)))
         try:
             # heavy properties first: the light file is what makes a snapshot exist
             _atomic_write(self.snapdir / f"{name}.heavy", orjson.dumps(heavy))
-            _atomic_write(self.snapdir / f"{name}.json", orjson.dumps(doc))
+            _atomic_write(self.snapdir / f"{name}.json", doc)
             _atomic_write(self.root / "CURRENT", (name + "\n").encode())
         except OSError as e:
             raise StoreError(f"cannot write snapshot in {self.root}: {e.strerror}") from None
@@ -159,16 +291,25 @@ class SnapshotStore:
             except FileNotFoundError:
                 if name is not None or attempt == 2:
                     raise StoreError(f"snapshot {path.name} not found in {self.snapdir}") from None
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise StoreError(f"snapshot {path} is not valid JSON") from None
-        if not isinstance(doc, dict) or not str(doc.get("format", "")).startswith("topo-snapshot/"):
+        m = _HEAD.match(data[:80])
+        if not m:
+            try:
+                orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise StoreError(f"snapshot {path} is not valid JSON") from None
             raise StoreError(f"{path} is not a topo snapshot")
-        if doc["format"] != FORMAT:
-            raise StoreError(f"{path} is {doc['format']}, this topo reads {FORMAT}: run `topo ingest` again")
+        fmt = m.group(1).decode()
+        if fmt != FORMAT or not m.group(2):
+            raise StoreError(f"{path} is {fmt}, this topo reads {FORMAT}: run `topo ingest` again")
+        try:
+            view = memoryview(data)
+            index = orjson.loads(view[int(m.group(2)):-1])
+            off, n = index.pop("meta")
+            meta = orjson.loads(view[off:off + n])
+        except (orjson.JSONDecodeError, ValueError, KeyError, TypeError):
+            raise StoreError(f"snapshot {path} is damaged (its index does not parse)") from None
         name = path.name[:-5]
-        return Snapshot(name=name, meta=doc.get("meta", {}), nodes=doc["nodes"], rels=doc["rels"],
+        return Snapshot(name, meta if isinstance(meta, dict) else {}, data=data, index=index,
                         heavy=lambda: self.load_heavy(name))
 
     def load_heavy(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -184,7 +325,7 @@ class SnapshotStore:
         names = self.names()
         drop = [n for n in names[: max(len(names) - keep, 0)] if n != cur]
         for n in drop:
-            for suffix in (".json", ".heavy"):
+            for suffix in SUFFIXES:
                 try:
                     (self.snapdir / f"{n}{suffix}").unlink()
                 except FileNotFoundError:
