@@ -109,3 +109,28 @@ def test_ingest_whole_realdumps_dir_cli(realdumps, tmp_path):
     # 4 egctl goldens, 4 bare arrays, 2 /clusters outputs; .txt tables are not read in directory mode
     assert len(refused) == 10, refused
     assert "Ingested" in p.stdout
+
+
+def test_shared_parse_gives_the_same_rows(realdumps):
+    """Ingest parses a pretty-printed dump resource by resource and shares what an earlier dump
+    held byte for byte (topo.ingest.dump.parse_chunked); every real dump, read twice in one
+    ingest and once compacted, must give exactly the rows of a plain parse."""
+    import orjson
+
+    from topo.rows import Rows
+
+    names = [n for n in sorted(COUNTS) if n.endswith(".json")]
+    plain, shared = Rows(), Rows()
+    cache: dict = {}
+    chunked = 0
+    for n in names:
+        data = (realdumps / n).read_bytes()
+        plain.merge(transform_bytes(data, n).rows)
+        compact = orjson.dumps(orjson.loads(data))
+        for variant in (data, data, compact):
+            shared.merge(transform_bytes(variant, n, None, cache).rows)
+        chunked += data.startswith(b"{\n")
+    assert chunked >= 5, "too few pretty-printed dumps to test the shared parse"
+    assert len(cache["\x00chunks"].by_bytes) > 100
+    assert shared.nodes == plain.nodes
+    assert shared.rels == plain.rels

@@ -58,9 +58,93 @@ def _has_camel(d: dict[str, Any]) -> bool:
     return any(_CAMEL.match(k) for k in d)
 
 
+class Chunks:
+    """One ingest's parsed resources, by their bytes (see :func:`parse_chunked`).
+
+    ``ids`` holds the ``id()`` of every object kept here: they stay alive for the ingest, so
+    a content key computed from one of them can be remembered by identity (``keys``)."""
+
+    def __init__(self) -> None:
+        self.by_bytes: dict[bytes, Any] = {}
+        self.ids: set[int] = set()
+        self.keys: dict[tuple[Any, ...], str] = {}
+
+
+# A resource object in a pretty-printed dump (Envoy's admin output, istioctl, kubectl exec):
+# `<indent>"cluster": {` at the end of a line, closed by the first later line that is
+# `<indent>}`; JSON strings hold no raw newline, so the lines are exact.
+_CHUNK = re.compile(rb'\n( +)"(cluster|listener|route_config|endpoint_config)": \{\n')
+_MARK = "\x00topo-chunk:"
+
+
+def parse_chunked(data: bytes, chunks: Chunks) -> Any:
+    """Parse a pretty-printed dump, reusing the objects of resources an earlier dump of the
+    same ingest already held byte for byte: only new resources are parsed, and the same
+    resource in many dumps is one object. Returns None when the layout is not recognised
+    (compact JSON, a BOM, a status line, anything odd); the caller then parses normally."""
+    if not data.startswith(b"{\n"):
+        return None
+    mv = memoryview(data)
+    pieces: list[Any] = []
+    subs: list[Any] = []
+    last = 0
+    while True:
+        m = _CHUNK.search(data, last)  # from the end of the last resource: never inside one
+        if m is None:
+            break
+        start = m.end() - 2
+        indent = m.group(1)
+        close = data.find(b"\n" + indent + b"}", m.end() - 1)
+        if close < 0:
+            return None
+        end = close + len(indent) + 2
+        raw = data[start:end]
+        obj = chunks.by_bytes.get(raw)  # the bytes themselves are the key: no hash collision to fear
+        if obj is None:
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return None
+            if not isinstance(obj, dict):
+                return None
+            chunks.by_bytes[raw] = obj
+            chunks.ids.add(id(obj))
+        pieces += [mv[last:start], b'"\\u0000topo-chunk:%d"' % len(subs)]
+        subs.append(obj)
+        last = end
+    if not subs:
+        return None
+    pieces.append(mv[last:])
+    try:
+        doc = orjson.loads(b"".join(pieces))
+    except orjson.JSONDecodeError:
+        return None
+    return doc if _put_back(doc, subs) == len(subs) else None
+
+
+def _put_back(node: Any, subs: list[Any]) -> int:
+    """Replace the placeholders of :func:`parse_chunked` by their objects; returns how many."""
+    n = 0
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        if type(v) is str:
+            if v.startswith(_MARK):
+                i = v[len(_MARK):]
+                if not i.isdigit() or int(i) >= len(subs):
+                    return -1
+                node[k] = subs[int(i)]
+                n += 1
+        elif type(v) is dict or type(v) is list:
+            got = _put_back(v, subs)
+            if got < 0:
+                return -1
+            n += got
+    return n
+
+
 def parse_json(data: bytes) -> Any:
     """Decode bytes as JSON; tolerate a BOM and a leading status line (``pilot-agent request``)."""
-    if not data.strip():
+    if not data[:4096].strip() and not data.strip():  # (a cheap look first: dumps are megabytes)
         raise DumpError("empty file")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]

@@ -14,7 +14,17 @@ from typing import Any
 
 import orjson
 
-from topo.ingest.dump import Dump, DumpError, _json_kind, is_clusters_status, normalize, parse_json, to_snake
+from topo.ingest.dump import (
+    Chunks,
+    Dump,
+    DumpError,
+    _json_kind,
+    is_clusters_status,
+    normalize,
+    parse_chunked,
+    parse_json,
+    to_snake,
+)
 from topo.rows import Rows, content_key, jdump
 from topo.util import is_ip as _is_ip
 
@@ -483,8 +493,12 @@ class _Builder:
     references) are replayed, since its rows are in the ingest's result already."""
 
     def __init__(self, dump: Dump, source: str, clusters_status: Any,
-                 cache: dict[str, list[Effect]] | None = None) -> None:
+                 cache: dict[str, Any] | None = None) -> None:
         self.cache = cache
+        self.chunks = _chunks(cache)
+        # by-name relationships an earlier dump of this ingest emitted already
+        self.emitted: set[tuple[str, str, str]] = cache.get(EDGES, set()) if cache is not None else set()
+        self.new_edges: list[tuple[str, str, str]] = []
         self.new_cache: dict[str, list[Effect]] = {}  # committed to `cache` only if the dump succeeds
         self._recording: list[Effect] | None = None
         self.listener_info: dict[str, tuple[bool, int]] = {}
@@ -504,7 +518,28 @@ class _Builder:
         self.active_cluster_by_name: dict[str, str] = {}
         self.active_listeners: list[str] = []
         self.part_of: dict[str, str] = {}
+        self._rc_seen: set[str] = set()
+        self._cluster_seen: set[str] = set()
         self.resolvable: dict[tuple[str, str], list[str]] = {}  # (kind, name) → keys a name could resolve to
+
+    def _key(self, kind: str, state: str, error: str, obj: dict[str, Any], source: Any = None) -> str:
+        """``content_key`` of a resource; remembered by object identity when the object is one
+        the ingest keeps alive (a resource parse_chunked shares between dumps)."""
+        ch = self.chunks
+        parts = (kind, state, error, obj) if source is None else (kind, state, error, obj, source)
+        if source is None or source[0] == "none":
+            src = source
+        elif source[0] == "cla" and ch is not None and id(source[1]) in ch.ids:
+            src = ("cla", id(source[1]))
+        else:
+            return content_key(*parts)
+        if ch is None or id(obj) not in ch.ids:
+            return content_key(*parts)
+        mk = (kind, state, error, id(obj), src)
+        got = ch.keys.get(mk)
+        if got is None:
+            got = ch.keys[mk] = content_key(*parts)
+        return got
 
     # ---- by-name effects, recorded for the cache
     def _effect(self, *e: Any) -> None:
@@ -526,7 +561,8 @@ class _Builder:
         elif op == "rc":
             _, key, name, state = e
             self.part_of["r" + key] = resource_part("route_config", name, state)
-            if key not in self.rc_keys:
+            if key not in self._rc_seen:
+                self._rc_seen.add(key)
                 self.rc_keys.append(key)
                 if name:
                     self.resolvable.setdefault(("route_config", name), []).append(key)
@@ -535,8 +571,10 @@ class _Builder:
         elif op == "cluster":
             _, key, name, state, error, ctype = e
             self.part_of["c" + key] = resource_part("cluster", name, state)
-            if state in ("static", "active") and key not in self.cluster_keys:
-                self.resolvable.setdefault(("cluster", name), []).append(key)
+            if key not in self._cluster_seen:
+                self._cluster_seen.add(key)
+                if state in ("static", "active"):
+                    self.resolvable.setdefault(("cluster", name), []).append(key)
             self.cluster_keys.append(key)
             # Only static and dynamic_active clusters carry traffic (§1); an entry with an
             # error_state still holds the previous good version, which stays in place.
@@ -547,10 +585,8 @@ class _Builder:
     def _memo(self, key: str, build: Any) -> bool:
         """Run ``build`` unless this ingest built ``key`` already; then replay its effects.
         Returns True when it was built."""
-        if self.cache is None:
-            build()
-            return True
-        hit = self.cache.get(key)
+        # (without an ingest cache, a resource seen twice in one dump is still built once)
+        hit = self.cache.get(key) if self.cache is not None else None
         if hit is None:
             hit = self.new_cache.get(key)
         if hit is not None:
@@ -625,7 +661,7 @@ class _Builder:
             source = ("none", have_eds or ctype == "STATIC")
         if source[0] == "cla":
             self.eds_used.add(svc_name if svc_name in eds else name)
-        key = content_key("C", state, error, cl, source)
+        key = self._key("C", state, error, cl, source)
 
         def build() -> None:
             covered = True
@@ -699,7 +735,10 @@ class _Builder:
                 self._route_config(rc, "active", err)
 
     def _route_config(self, rc: dict[str, Any], state: str, error: str, inline: bool = False) -> str:
-        key = content_key("R", state, error, rc)
+        # An inline route config is its HCM's own node (it also appears under static_route_configs,
+        # §4, as a node of its own), so that `inline` is a property of the node, not of the order
+        # in which the dumps of an ingest arrive.
+        key = self._key("R", "inline" if inline else state, error, rc)
         self._memo(key, lambda: self._build_route_config(key, rc, state, error, inline))
         return key
 
@@ -821,7 +860,7 @@ class _Builder:
     def _listener(self, lst: dict[str, Any], state: str, error: str) -> None:
         if not lst:
             return
-        key = content_key("L", state, error, lst)
+        key = self._key("L", state, error, lst)
         self._memo(key, lambda: self._build_listener(key, lst, state, error))
 
     def _build_listener(self, key: str, lst: dict[str, Any], state: str, error: str) -> None:
@@ -960,7 +999,9 @@ class _Builder:
                 dst = self.active_cluster_by_name.get(ref)
             if dst and (type_, src, dst) not in done:
                 done.add((type_, src, dst))
-                self.rows.add_rel(type_, src, dst, **props)
+                if (type_, src, dst) not in self.emitted:
+                    self.new_edges.append((type_, src, dst))
+                    self.rows.add_rel(type_, src, dst, **props)
         # virtualOutbound's hand-off to the listener of the original destination (§2):
         # any active listener may receive it; the walk picks exact ip:port, then 0.0.0.0:port.
         info = self.listener_info
@@ -983,7 +1024,7 @@ class _Builder:
 
 
 def transform_dump(doc: Any, source: str, clusters_status: Any = None,
-                   cache: dict[str, list[Effect]] | None = None) -> DumpResult:
+                   cache: dict[str, Any] | None = None) -> DumpResult:
     """One parsed config dump → rows. Raises :class:`DumpError` for anything that is not one.
 
     ``cache`` (one dict per ingest) lets later dumps skip resources an earlier dump of the
@@ -996,7 +1037,7 @@ def transform_dump(doc: Any, source: str, clusters_status: Any = None,
         _WRONG.reset(token)
 
 
-def _transform_dump(doc: Any, source: str, clusters_status: Any, cache: dict[str, list[Effect]] | None) -> DumpResult:
+def _transform_dump(doc: Any, source: str, clusters_status: Any, cache: dict[str, Any] | None) -> DumpResult:
     dump = normalize(doc)
     if clusters_status is not None and not is_clusters_status(clusters_status):
         raise DumpError("the companion .clusters.json is not /clusters?format=json output")
@@ -1043,13 +1084,30 @@ def _transform_dump(doc: Any, source: str, clusters_status: Any, cache: dict[str
                        f"(the first: {wrong[0]})")
     if cache is not None:
         cache.update(b.new_cache)
+        cache.setdefault(EDGES, set()).update(b.new_edges)
     return DumpResult(rows=b.rows, pod_id=pod.id, summary=b.summary, api=dump.api, notes=b.notes)
 
 
+CHUNKS = "\x00chunks"  # the ingest cache's entry for parsed resources (topo.ingest.dump.Chunks)
+EDGES = "\x00edges"  # … and for the by-name relationships already emitted
+
+
+def _chunks(cache: dict[str, Any] | None) -> Chunks | None:
+    if cache is None:
+        return None
+    got = cache.get(CHUNKS)
+    if got is None:
+        got = cache[CHUNKS] = Chunks()
+    return got
+
+
 def transform_bytes(data: bytes, source: str, clusters_status: bytes | None = None,
-                    cache: dict[str, list[Effect]] | None = None) -> DumpResult:
+                    cache: dict[str, Any] | None = None) -> DumpResult:
     """Bytes of one dump (and optionally of its ``/clusters?format=json``) → rows."""
-    doc = parse_json(data)
+    chunks = _chunks(cache)
+    doc = parse_chunked(data, chunks) if chunks is not None else None
+    if doc is None:
+        doc = parse_json(data)
     try:
         cs = parse_json(clusters_status) if clusters_status is not None else None
     except DumpError as e:
