@@ -219,3 +219,43 @@ def test_unmutated_seed_ingests(seed: Path) -> None:
     """The property holds trivially on the untouched seed: it ingests and answers."""
     check(seed.read_bytes(), [seed.name])
     assert STATS["ingested"] >= 1
+
+
+# ---------------------------------------------------------------- the shared parse
+def _outcome(warm: bytes, data: bytes, cache: dict | None) -> Any:
+    """The rows of an ingest of ``warm`` then ``data`` (or ``data``'s refusal)."""
+    from topo.rows import Rows
+
+    rows = Rows()
+    rows.merge(transform_bytes(warm, "warm.json", None, cache).rows)
+    try:
+        rows.merge(transform_bytes(data, "x.json", None, cache).rows)
+    except DumpError as e:
+        return ("refused", str(e))
+    return ("rows", rows.nodes, rows.rels)
+
+
+@settings(max_examples=60 if not MINUTES else 10**9, deadline=None, derandomize=not MINUTES,
+          suppress_health_check=list(HealthCheck))
+@given(seed=st.sampled_from(EXAMPLE_SEEDS), edits=st.lists(
+    st.tuples(st.sampled_from(["drop", "dup", "dedent", "indent", "brace"]), st.integers(0, 10**6)),
+    min_size=1, max_size=3))
+def test_line_edits_parse_the_same_shared_or_not(seed, edits):
+    """Ingest cuts pretty-printed dumps into resources by their lines (parse_chunked): whatever
+    is done to those lines, the outcome must be the plain parse's, rows or refusal alike."""
+    lines = seed.read_bytes().split(b"\n")
+    for op, at in edits:
+        i = at % len(lines)
+        if op == "drop":
+            del lines[i]
+        elif op == "dup":
+            lines.insert(i, lines[i])
+        elif op == "dedent":
+            lines[i] = lines[i][1:]
+        elif op == "indent":
+            lines[i] = b" " + lines[i]
+        else:
+            lines.insert(i, lines[i][: len(lines[i]) - len(lines[i].lstrip())] + b"}")
+    data = b"\n".join(lines)
+    # the intact dump first, so that the shared parse has resources to reuse
+    assert _outcome(seed.read_bytes(), data, {}) == _outcome(seed.read_bytes(), data, None)

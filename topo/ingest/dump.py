@@ -119,7 +119,10 @@ def parse_chunked(data: bytes, chunks: Chunks) -> Any:
         doc = orjson.loads(b"".join(pieces))
     except orjson.JSONDecodeError:
         return None
-    return doc if _put_back(doc, subs) == len(subs) else None
+    try:
+        return doc if _put_back(doc, subs) == len(subs) else None
+    except RecursionError:
+        return None
 
 
 def _put_back(node: Any, subs: list[Any]) -> int:
