@@ -235,6 +235,9 @@ def freeze_code(mode: str) -> tuple[Path | None, str]:
         subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=arch.stdout, check=True)
         if arch.wait() != 0:
             raise SystemExit("git archive HEAD topo failed")
+        # Byte-compile it, as `pip install` does: with PYTHONDONTWRITEBYTECODE set (this machine sets
+        # it), every measured process would otherwise compile topo's sources again.
+        subprocess.run([str(PY), "-m", "compileall", "-q", str(tmp)], check=True, env=clean_env())
         tmp.rename(d)
     for old in code.iterdir():
         if old != d:
@@ -245,7 +248,8 @@ def freeze_code(mode: str) -> tuple[Path | None, str]:
     if not got.startswith(str(d)):
         raise SystemExit(f"the frozen copy is not what Python imports ({got}); run with BENCH_CODE=worktree")
     return d, (f"commit `{sha[:12]}` exactly: `git archive` of HEAD's topo/ into `{d.relative_to(ROOT)}`, first on "
-               "PYTHONPATH of every measured process (uncommitted changes in the working tree are not measured)")
+               "PYTHONPATH of every measured process, byte-compiled (`python -m compileall`) as `pip install` would leave it "
+               "(uncommitted changes in the working tree are not measured)")
 
 
 def smoke_test() -> None:

@@ -224,3 +224,21 @@ def test_server_down_is_one_line(tmp_path):
     r = CliRunner().invoke(app, ["path", "a", "b", "--neo4j", "bolt://127.0.0.1:1"])
     assert r.exit_code == 1
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("topo: neo4j:")
+
+
+def test_readme_cypher_runs_on_the_example(neo4j_db, neo4j_uri, tmp_path):
+    """The README's Cypher (the `topo cypher` line and the Browser query) against the example."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (chain,) = re.findall(r"```cypher\n(.*?)```", readme, re.S)
+    line = re.search(r"topo cypher '(.*?)' --param s=v2", readme, re.S)
+    assert line
+    pipeline.run(sources.from_path(EXAMPLE), Neo4jLoader(neo4j_uri))
+    rows = read_query(neo4j_uri, "neo4j", line.group(1), {"s": "v2"})
+    assert rows and all(r["c.name"] == "outbound|9000|v2|publictest.istio-demo.svc.cluster.local" for r in rows)
+    got = read_query(neo4j_uri, "neo4j", chain, {})
+    # the seed: v1 90 and v2 10, ending on the publictest pods (three v1 endpoints, one v2)
+    weights = {r["c"]["subset"]: r["t.weight"] for r in got}
+    assert weights == {"v1": 90, "v2": 10}
+    assert sorted(r["e"]["address"] for r in got if r["c"]["subset"] == "v1")[0] == "10.244.0.53:9000"

@@ -70,10 +70,8 @@ def handoff_listener(listeners: Sequence[Props], ip: str | None, port: int) -> P
 
 
 def virtual_outbound(listeners: Sequence[Props]) -> Props | None:
-    for l in sorted(listeners, key=lambda x: (x["port"] != 15001, x["name"])):
-        if l["use_original_dst"] and l["state"] in ("static", "active"):
-            return l
-    return None
+    cands = [l for l in listeners if l["use_original_dst"] and l["state"] in ("static", "active")]
+    return min(cands, key=lambda x: (x["port"] != 15001, x["name"])) if cands else None
 
 
 # ---------------------------------------------------------------- §3 filter-chain sieve
