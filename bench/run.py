@@ -1288,13 +1288,20 @@ def _rel_pairs(v: Any) -> list[tuple[str, str]]:
     return [(r["src"], r["dst"]) for r in v]
 
 
+def _snapshot_doc(store: str) -> dict[str, Any]:
+    """The bench snapshot's nodes and relationships, read by the measured topo's own loader (the file
+    format is topo's business: a segmented document since topo-snapshot/4)."""
+    from topo.stores.snapshot import FORMAT, SnapshotStore
+
+    snap = SnapshotStore(store).load(SNAP)
+    return {"nodes": snap.nodes, "rels": snap.rels, "format": FORMAT}
+
+
 def cmd_growth_diff(small: str, big: str) -> int:
     """Which nodes the big snapshot has that the small one has not (by key), and for new Listeners and
     FilterChains whether they are per-pod-IP listeners (a headless service's endpoints) and their chains."""
-    import orjson
 
-    a = orjson.loads((Path(small) / "snapshots" / f"{SNAP}.json").read_bytes())
-    b = orjson.loads((Path(big) / "snapshots" / f"{SNAP}.json").read_bytes())
+    a, b = _snapshot_doc(small), _snapshot_doc(big)
     key = {"Pod": "id", "Service": "fqdn"}
     out: dict[str, Any] = {}
     new_keys: dict[str, set[str]] = {}
@@ -1317,9 +1324,8 @@ def cmd_growth_diff(small: str, big: str) -> int:
 
 def cmd_counts(store: str) -> int:
     """Node count per label and relationship count per type of the bench snapshot."""
-    import orjson
 
-    doc = orjson.loads((Path(store) / "snapshots" / f"{SNAP}.json").read_bytes())
+    doc = _snapshot_doc(store)
     nodes = {k: len(v) for k, v in doc["nodes"].items()}
     rels = {}
     for k, v in doc["rels"].items():  # a list of rows, or rows grouped by source: {src: [[dst, props], ...]}

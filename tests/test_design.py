@@ -39,3 +39,16 @@ def test_generated_cypher_takes_values_only_as_parameters():
         # no quoted literal but the empty string: every value is a $parameter or a row field
         assert "'" not in s.replace("''", ""), s
         assert '"' not in s, s
+
+
+def test_help_defaults_survive_rich_markup():
+    """Square brackets are Rich markup: a help text's "[default: /]" used to vanish from --help."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from topo.cli import app
+
+    out = CliRunner().invoke(app, ["path", "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"}).output
+    text = re.sub(r"\s+", " ", out)
+    assert "Request path (default: /)." in text and "Snapshot name (default: the current one)." in text

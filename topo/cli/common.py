@@ -22,9 +22,9 @@ class Fmt(StrEnum):
 OutputOpt = Annotated[Fmt, typer.Option("-o", "--output", help="table, json or yaml.")]
 StoreOpt = Annotated[
     Path | None,
-    typer.Option("--store", envvar="TOPO_STORE", help="Embedded store directory [default: ~/.local/share/topo]."),
+    typer.Option("--store", envvar="TOPO_STORE", help="Embedded store directory (default: ~/.local/share/topo)."),
 ]
-SnapshotOpt = Annotated[str | None, typer.Option("--snapshot", help="Snapshot name [default: the current one].")]
+SnapshotOpt = Annotated[str | None, typer.Option("--snapshot", help="Snapshot name (default: the current one).")]
 Neo4jOpt = Annotated[
     str | None, typer.Option("--neo4j", envvar="NEO4J_URI", help="Bolt URI; without it the embedded store is used.")
 ]

@@ -24,10 +24,10 @@ def path(
     src: Annotated[str, typer.Argument(help="Pod name, unique pod-name prefix, or workload.")],
     dst: Annotated[str, typer.Argument(help="Service name, FQDN, VIP, IP:PORT or URL.")],
     port: Annotated[int | None, typer.Option("--port", help="Destination port.")] = None,
-    req_path: Annotated[str | None, typer.Option("--path", help="Request path [default: /].")] = None,
+    req_path: Annotated[str | None, typer.Option("--path", help="Request path (default: /).")] = None,
     header: Annotated[list[str] | None, typer.Option("--header", help="Request header K=V (repeatable).")] = None,
     method: Annotated[str, typer.Option("--method", help="HTTP method.")] = "GET",
-    host: Annotated[str | None, typer.Option("--host", help="Host header [default: what a client sends].")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Host header (default: what a client sends).")] = None,
     tcp: Annotated[bool, typer.Option("--tcp", help="Plain TCP, not HTTP.")] = False,
     namespace: NsOpt = None,
     store: StoreOpt = None,
@@ -69,7 +69,7 @@ def egress(
 @cli_errors
 def mesh(
     namespace: Annotated[str | None, typer.Option("-n", "--namespace",
-                                                  help="Only source workloads in this namespace [default: all].")] = None,
+                                                  help="Only source workloads in this namespace (default: all).")] = None,
     store: StoreOpt = None,
     snapshot: SnapshotOpt = None,
     neo4j: Neo4jOpt = None,

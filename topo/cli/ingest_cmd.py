@@ -25,7 +25,7 @@ def ingest(
     concurrency: ConcurrencyOpt = 8,
     timeout: TimeoutOpt = 60.0,
     store: StoreOpt = None,
-    name: Annotated[str | None, typer.Option("--name", help="Name the snapshot [default: UTC time].")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Name the snapshot (default: UTC time).")] = None,
     neo4j: Neo4jOpt = None,
     database: DatabaseOpt = "neo4j",
     output: OutputOpt = Fmt.table,

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 
-ContextOpt = Annotated[str | None, typer.Option("--context", help="kubeconfig context [default: the current one].")]
-KubeconfigOpt = Annotated[str | None, typer.Option("--kubeconfig", help="kubeconfig file [default: kubectl's].")]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="kubeconfig context (default: the current one).")]
+KubeconfigOpt = Annotated[str | None, typer.Option("--kubeconfig", help="kubeconfig file (default: kubectl's).")]
 SelectorOpt = Annotated[str | None, typer.Option("-l", "--selector", help="Only pods matching this label selector.")]
 AllNsOpt = Annotated[bool, typer.Option("-A", "--all-namespaces", help="Every namespace.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Pods read at once.")]
