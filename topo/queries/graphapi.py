@@ -91,6 +91,9 @@ def parse_picks(config_props: Props | None) -> dict[str, dict[str, str]]:
 class MeshGraph(Protocol):
     backend: str
 
+    def memo(self, key: tuple[Any, ...], make: Any) -> Any:
+        """Data derived from the graph, built once per graph object (indexes for the questions)."""
+
     def pods(self) -> list[Props]: ...
     def services(self) -> list[Props]: ...
     def listeners(self, config: str) -> list[Props]: ...
@@ -152,7 +155,7 @@ class NxGraph:
             self._memo[memo_key] = got
         return got
 
-    def _cached(self, memo_key: tuple[Any, ...], make: Any) -> Any:
+    def memo(self, memo_key: tuple[Any, ...], make: Any) -> Any:
         got = self._memo.get(memo_key)
         if got is None:
             got = self._memo[memo_key] = make()
@@ -163,10 +166,10 @@ class NxGraph:
         return [complete(label, rows[k]) for k in sorted(rows, key=lambda k: rows[k][sort_key])]
 
     def pods(self) -> list[Props]:
-        return self._cached(("pods",), lambda: self._all("Pod", "id"))
+        return self.memo(("pods",), lambda: self._all("Pod", "id"))
 
     def services(self) -> list[Props]:
-        return self._cached(("services",), lambda: self._all("Service", "fqdn"))
+        return self.memo(("services",), lambda: self._all("Service", "fqdn"))
 
     # ---- a config's members: ProxyConfig -HAS_SET-> ResourceSet -HAS_*-> resource
     def _members(self, config: str, kind: str) -> list[Props]:
@@ -178,7 +181,7 @@ class NxGraph:
                     for props, hm in self._out("ResourceSet", sprops["key"], rel):
                         got.append((hs.get("runs"), hm.get("position") or 0, props))
             return in_dump_order(got)
-        return self._cached(("members", config, kind), make)
+        return self.memo(("members", config, kind), make)
 
     def _member_sets(self, config: str, kind: str) -> tuple[frozenset[str], ...]:
         """The keys of each of the config's sets of one kind (membership without reading the members)."""
@@ -188,16 +191,16 @@ class NxGraph:
             for skey, _props in self.lg.snap.out("HAS_SET", config):
                 row = self.lg.snap.row("ResourceSet", skey)
                 if row and row["kind"] == kind:
-                    out.append(self._cached(("set_keys", skey), lambda skey=skey: frozenset(
+                    out.append(self.memo(("set_keys", skey), lambda skey=skey: frozenset(
                         dst for dst, _p in self.lg.snap.out(rel, skey))))
             return tuple(out)
-        return self._cached(("member_sets", config, kind), make)
+        return self.memo(("member_sets", config, kind), make)
 
     def _picks(self, config: str, kind: str) -> dict[str, str]:
         def make() -> dict[str, str]:
             node = self.lg.node("ProxyConfig", config)
             return parse_picks(self._props(node) if node else None).get(kind, {})
-        return self._cached(("picks", config, kind), make)
+        return self.memo(("picks", config, kind), make)
 
     def _in_config(self, label: str, src: str, rel: str, config: str, kind: str) -> dict[str, Props]:
         sets = self._member_sets(config, kind)
@@ -209,7 +212,7 @@ class NxGraph:
 
     def chains(self, listener_key: str) -> list[Props]:
         # A listener is content-addressed, so its chains are the same in every config that holds it.
-        return self._cached(("chains", listener_key), lambda: sorted(
+        return self.memo(("chains", listener_key), lambda: sorted(
             (p for p, _ in self._out("Listener", listener_key, "HAS_CHAIN")), key=lambda p: p["index"]))
 
     def route_config(self, chain_key: str, config: str) -> Props | None:
@@ -217,11 +220,11 @@ class NxGraph:
         return next(iter(hits.values()), None)
 
     def vhosts(self, rc_key: str) -> list[Props]:
-        return self._cached(("vhosts", rc_key), lambda: sorted(
+        return self.memo(("vhosts", rc_key), lambda: sorted(
             (p for p, _ in self._out("RouteConfig", rc_key, "HAS_VHOST")), key=lambda p: p["index"]))
 
     def routes(self, vhost_key: str) -> list[Props]:
-        return self._cached(("routes", vhost_key), lambda: sorted(
+        return self.memo(("routes", vhost_key), lambda: sorted(
             (p for p, _ in self._out("VirtualHost", vhost_key, "HAS_ROUTE")), key=lambda p: p["index"]))
 
     def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]:
@@ -232,12 +235,12 @@ class NxGraph:
         def make() -> list[Props]:
             hits = self._out("Cluster", cluster_key, "HAS_ENDPOINT")
             return [p for p, _ in sorted(hits, key=lambda h: (h[1].get("position") or 0, h[0]["key"]))]
-        return self._cached(("endpoints", cluster_key), make)
+        return self.memo(("endpoints", cluster_key), make)
 
     def endpoint_pods(self, endpoint_keys: Iterable[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for k in endpoint_keys:
-            pods = self._cached(("on_pod", k), lambda k=k: sorted(p["id"] for p, _ in self._out("Endpoint", k, "ON_POD")))
+            pods = self.memo(("on_pod", k), lambda k=k: sorted(p["id"] for p, _ in self._out("Endpoint", k, "ON_POD")))
             if pods:
                 out[k] = pods
         return out

@@ -21,15 +21,24 @@ class SourceGroup:
     cluster_domain: str = "cluster.local"
 
 
+def _index(rows: list[Props], field_: str) -> dict[str, list[Props]]:
+    out: dict[str, list[Props]] = {}
+    for r in rows:
+        out.setdefault(r[field_], []).append(r)
+    return out
+
+
 def resolve_source(g: MeshGraph, src: str, namespace: str | None = None) -> list[SourceGroup]:
     """SRC is ``ns/pod``, a pod name, a unique pod-name prefix, or a workload (WORKLOAD_NAME or app)."""
     pods = g.pods()
+    by_name = g.memo(("pods_by_name",), lambda: _index(pods, "name"))
+    by_id = g.memo(("pods_by_id",), lambda: _index(pods, "id"))
     if namespace:
         pods = [p for p in pods if p["namespace"] == namespace]
     if "/" in src:
-        chosen = [p for p in pods if p["id"] == src]
+        chosen = [p for p in by_id.get(src, ()) if not namespace or p["namespace"] == namespace]
     else:
-        chosen = [p for p in pods if p["name"] == src]
+        chosen = [p for p in by_name.get(src, ()) if not namespace or p["namespace"] == namespace]
         if not chosen:
             chosen = [p for p in pods if p["workload"] == src] or [p for p in pods if p["app"] == src]
         if not chosen:
@@ -110,7 +119,7 @@ def resolve_destination(g: MeshGraph, dst: str, grp: SourceGroup, port: int | No
             cands.insert(0, f"{h}.svc.{domain}")
         elif len(parts) == 3 and parts[2] == "svc":
             cands.insert(0, f"{h}.{domain}")
-        by_fqdn = {s["fqdn"]: s for s in services}
+        by_fqdn = g.memo(("services_by_fqdn",), lambda: {s["fqdn"]: s for s in services})
         svc = next((by_fqdn[c] for c in cands if c in by_fqdn), None)
         if svc is None:
             raise TopoError(f"unknown destination {host!r}: no service {cands[0]} in the graph "

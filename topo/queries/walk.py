@@ -65,6 +65,13 @@ class Split:
     dead_ends: list[DeadEnd]
 
 
+def _by_port(listeners: list[Props]) -> dict[int, list[Props]]:
+    out: dict[int, list[Props]] = {}
+    for l in listeners:
+        out.setdefault(l["port"], []).append(l)
+    return out
+
+
 class Walker:
     def __init__(self, g: MeshGraph, config: str, failed: frozenset[str] = frozenset()) -> None:
         self.g = g
@@ -145,8 +152,9 @@ class Walker:
     def request(self, req: Request) -> tuple[list[Hop], Split]:
         hops: list[Hop] = []
         listeners = self.g.listeners(self.config)
-        vo = envoy.virtual_outbound(listeners)
-        target = envoy.handoff_listener(listeners, req.ip, req.port)
+        vo = self.g.memo(("virtual_outbound", self.config), lambda: envoy.virtual_outbound(listeners))
+        by_port = self.g.memo(("listeners_by_port", self.config), lambda: _by_port(listeners))
+        target = envoy.handoff_listener(by_port.get(req.port, []), req.ip, req.port)
         if vo is not None:
             hops.append(Hop("listener", vo["name"], f"{vo['address']}:{vo['port']} use_original_dst"))
         if target is None:

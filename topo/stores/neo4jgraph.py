@@ -19,20 +19,18 @@ P = projection
 Q_PODS = f"MATCH (n:Pod) RETURN {P('Pod')} AS n ORDER BY n.id"
 Q_SERVICES = f"MATCH (n:Service) RETURN {P('Service')} AS n ORDER BY n.fqdn"
 Q_CONFIG = "MATCH (n:ProxyConfig {key: $k}) RETURN n.picks AS picks"
-Q_MEMBERS = {
-    kind: (f"MATCH (:ProxyConfig {{key: $k}})-[h:HAS_SET]->(s:ResourceSet {{kind: $kind}})-[r:{ident(rel)}]->(n:{ident(label)}) "
-           f"RETURN h.runs AS runs, s.key AS set, r.position AS position, {P(label)} AS n")
+Q_CONFIG_SETS = ("MATCH (:ProxyConfig {key: $k})-[h:HAS_SET]->(s:ResourceSet) "
+                 "RETURN s.key AS key, s.kind AS kind, h.runs AS runs ORDER BY key")
+Q_SET_MEMBERS = {
+    kind: (f"MATCH (:ResourceSet {{key: $k}})-[r:{ident(rel)}]->(n:{ident(label)}) "
+           f"RETURN r.position AS position, {P(label)} AS n ORDER BY position, n.key")
     for kind, (rel, label) in KIND_REL.items()
 }
-# A by-name reference holds in a config when its target is one of the config's members (topo.schema).
-Q_IN_CONFIG = {
-    (rel, label, dst, kind): (
-        f"MATCH (:{ident(label)} {{key: $k}})-[:{ident(rel)}]->(n:{ident(dst)}) "
-        f"WHERE EXISTS {{ MATCH (n)<-[:{ident(KIND_REL[kind][0])}]-(:ResourceSet)<-[:HAS_SET]-(:ProxyConfig {{key: $config}}) }} "
-        f"RETURN {P(dst)} AS n")
-    for rel, label, dst, kind in (("USES_ROUTE_CONFIG", "FilterChain", "RouteConfig", "route_config"),
-                                  ("ROUTES_TO", "Route", "Cluster", "cluster"),
-                                  ("TCP_TO", "FilterChain", "Cluster", "cluster"))
+# A by-name reference's targets in any config; the ones that hold in a config are its members (topo.schema).
+Q_NAMED = {
+    (rel, label, dst): f"MATCH (:{ident(label)} {{key: $k}})-[:{ident(rel)}]->(n:{ident(dst)}) RETURN {P(dst)} AS n ORDER BY n.key"
+    for rel, label, dst in (("USES_ROUTE_CONFIG", "FilterChain", "RouteConfig"), ("ROUTES_TO", "Route", "Cluster"),
+                            ("TCP_TO", "FilterChain", "Cluster"))
 }
 Q_CHAINS = f"MATCH (:Listener {{key: $k}})-[:HAS_CHAIN]->(n:FilterChain) RETURN {P('FilterChain')} AS n ORDER BY n.index"
 Q_VHOSTS = f"MATCH (:RouteConfig {{key: $k}})-[:HAS_VHOST]->(n:VirtualHost) RETURN {P('VirtualHost')} AS n ORDER BY n.index"
@@ -73,6 +71,7 @@ class CypherGraph:
         self.database = database
         self.driver = driver or connect(uri)
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self._done: dict[tuple[Any, ...], Any] = {}  # results built from those rows
 
     def close(self) -> None:
         self.driver.close()
@@ -98,18 +97,37 @@ class CypherGraph:
     def services(self) -> list[Props]:
         return self._nodes("Service", Q_SERVICES)
 
-    def _members(self, config: str, kind: str) -> list[Props]:
+    def memo(self, memo_key: tuple[Any, ...], make: Any) -> Any:
+        got = self._done.get(memo_key)
+        if got is None:
+            got = self._done[memo_key] = make()
+        return got
+
+    def _sets(self, config: str, kind: str) -> list[tuple[str, list[int] | None]]:
+        return [(r["key"], r["runs"]) for r in self._rows(Q_CONFIG_SETS, k=config) if r["kind"] == kind]
+
+    def _set_members(self, skey: str, kind: str) -> list[tuple[int, Props]]:
+        """A set's members, read once and shared by every config that holds the set."""
         label = KIND_REL[kind][1]
-        return in_dump_order((r["runs"], r["position"] or 0, complete(label, r["n"]))
-                             for r in self._rows(Q_MEMBERS[kind], k=config, kind=kind))
+        return self.memo(("set", skey, kind), lambda: [
+            (r["position"] or 0, complete(label, r["n"])) for r in self._rows(Q_SET_MEMBERS[kind], k=skey)])
+
+    def _members(self, config: str, kind: str) -> list[Props]:
+        return self.memo(("members", config, kind), lambda: in_dump_order(
+            (runs, pos, props) for skey, runs in self._sets(config, kind) for pos, props in self._set_members(skey, kind)))
+
+    def _set_keys(self, skey: str, kind: str) -> frozenset[str]:
+        return self.memo(("keys", skey, kind),
+                            lambda: frozenset(p["key"] for _pos, p in self._set_members(skey, kind)))
 
     def _picks(self, config: str, kind: str) -> dict[str, str]:
         rows = self._rows(Q_CONFIG, k=config)
         return parse_picks(rows[0] if rows else None).get(kind, {})
 
     def _in_config(self, rel: str, label: str, dst: str, kind: str, key: str, config: str) -> dict[str, Props]:
-        return pick(self._nodes(dst, Q_IN_CONFIG[(rel, label, dst, kind)], k=key, config=config),
-                    self._picks(config, kind))
+        cands = self.memo(("named", rel, key), lambda: self._nodes(dst, Q_NAMED[(rel, label, dst)], k=key))
+        sets = [self._set_keys(skey, kind) for skey, _runs in self._sets(config, kind)]
+        return pick((c for c in cands if any(c["key"] in st for st in sets)), self._picks(config, kind))
 
     def listeners(self, config: str) -> list[Props]:
         return self._members(config, "listener")
