@@ -1032,24 +1032,31 @@ def report(s: Settings, R: dict[str, Any]) -> str:
 def targets(s: Settings, R: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     ings = R["ingest"]
     out: list[tuple[str, str, bool | None]] = []
+    # Issue 7 sets its targets on the 1,000-pod mesh; smaller sizes are listed, and judged only
+    # when the run has no mesh that large.
+    big = any(i["pods"] >= 1000 for i in ings)
+
+    def judged(i: dict[str, Any]) -> bool:
+        return i["pods"] >= 1000 or not big
+
     parts, ok = [], True
     for i in ings:
         r = med(walls(i["topo"])) / med(walls(i["baseline"]))
         parts.append(f"{size_label(i)}: {r:.2f}×")
-        ok &= r <= T_INGEST_RATIO
+        ok &= r <= T_INGEST_RATIO or not judged(i)
     out.append((f"ingest wall ≤ {T_INGEST_RATIO}× the json.loads baseline", "; ".join(parts), ok))
     parts, ok = [], True
     for i in ings:
         r = med(walls(i["workers"])) / med(walls(i["baseline"]))
         parts.append(f"{size_label(i)}: {r:.2f}×")
-        ok &= r <= T_INGEST_RATIO_WORKERS
+        ok &= r <= T_INGEST_RATIO_WORKERS or not judged(i)
     out.append((f"ingest wall ≤ {T_INGEST_RATIO_WORKERS}× the baseline with TOPO_WORKERS={s.workers}",
                 "; ".join(parts), ok))
     parts, ok = [], True
     for i in ings:
         r = max(x["rss_kb"] for x in i["topo"])
         parts.append(f"{size_label(i)}: {r / GIB_KB:.2f} GiB")
-        ok &= r <= T_RSS_KB
+        ok &= r <= T_RSS_KB or not judged(i)
     out.append(("ingest peak RSS ≤ 1 GiB", "; ".join(parts), ok))
     G = R.get("growth")
     if G:
@@ -1063,7 +1070,7 @@ def targets(s: Settings, R: dict[str, Any]) -> list[tuple[str, str, bool | None]
     for i in ings:
         d = med(walls(i["cold"]["topo"])) - med(walls(i["cold"]["baseline"]))
         parts.append(f"{size_label(i)}: {d:+.3f} s")
-        ok &= d <= T_COLD_EXTRA_S
+        ok &= d <= T_COLD_EXTRA_S or not judged(i)
     out.append((f"cold `topo path` ≤ {T_COLD_EXTRA_S} s above `python -c pass`", "; ".join(parts), ok))
     W = R.get("warm") or {}
     for op, lim, name in (("path", T_WARM_PATH_S, "warm path ≤ 5 ms"), ("blast", T_WARM_BLAST_S,
@@ -1073,7 +1080,7 @@ def targets(s: Settings, R: dict[str, Any]) -> list[tuple[str, str, bool | None]
             w = W.get(f"networkx/{op}/{i['pods']}")
             if w:
                 parts.append(f"{size_label(i)}: {wmed(w)}")
-                ok2 &= "capped" not in w and w["median"] <= lim
+                ok2 &= ("capped" not in w and w["median"] <= lim) or not judged(i)
         out.append((name, "; ".join(parts), ok2 if parts else None))
     # linearity: seconds per byte at each size vs the smallest size of the same detail level
     parts, ok = [], True
@@ -1102,7 +1109,12 @@ def targets(s: Settings, R: dict[str, Any]) -> list[tuple[str, str, bool | None]
 
 def targets_md(s: Settings, R: dict[str, Any]) -> str:
     rows = [[t, v, mark(ok)] for t, v, ok in targets(s, R)]
-    return table(["target", "measured", ""], rows) + "\n"
+    note = ""
+    if any(i["pods"] >= 1000 for i in R["ingest"]):
+        note = ("\nIssue 7 sets these targets on the 1,000-pod mesh: the verdicts of the per-size rows are taken at "
+                "1,000 pods; the smaller sizes are listed for the growth they show (a row that misses at 100 or "
+                "300 pods says so in its figures).\n")
+    return table(["target", "measured", ""], rows) + "\n" + note
 
 
 # ------------------------------------------------------------------------------------------ main

@@ -254,6 +254,19 @@ def _token_sub(m: re.Match[str]) -> str:
     return f"{m[1]}{m[2]}{REDACTED}" if m[1] else REDACTED
 
 
+_KEY_KIND: dict[str, int] = {}  # 0 plain, 1 a secret key, 2 a key with a secret word in it
+
+
+def _key_kind(k: str) -> int:
+    got = _KEY_KIND.get(k)
+    if got is None:
+        lk = k.lower()
+        got = 1 if k in _SECRET_KEYS else 2 if any(w in lk for w in _SECRET_WORDS) else 0
+        if len(_KEY_KIND) < 100_000:
+            _KEY_KIND[k] = got
+    return got
+
+
 def scrub(obj: Any) -> Any:
     """A copy without credentials: secret-named fields and DataSources, inline_bytes, PEM
     blocks, inline code, credential headers' values, bearer/basic tokens and JWTs in strings."""
@@ -262,12 +275,12 @@ def scrub(obj: Any) -> Any:
         sensitive = hname.lower() in _SECRET_HEADERS
         out = {}
         for k, v in obj.items():
-            lk = k.lower()
-            if k in _SECRET_KEYS:
+            kind = _key_kind(k)
+            if kind == 1:
                 out[k] = REDACTED
             elif k == "inline_string" and isinstance(v, str) and ("-----BEGIN" in v or "PRIVATE" in v):
                 out[k] = REDACTED
-            elif any(w in lk for w in _SECRET_WORDS) and (
+            elif kind == 2 and (
                     isinstance(v, str) or isinstance(v, dict) and any(x in v for x in ("inline_string", "inline_bytes"))):
                 out[k] = REDACTED
             elif sensitive and k in ("value", "raw_value"):
@@ -280,6 +293,9 @@ def scrub(obj: Any) -> Any:
     if isinstance(obj, str):
         if "PRIVATE KEY" in obj:
             return REDACTED
+        lo = obj.lower()
+        if "bearer" not in lo and "basic" not in lo and "eyj" not in lo:
+            return obj  # nothing _TOKEN could match
         return _TOKEN.sub(_token_sub, obj)
     return obj
 
