@@ -82,7 +82,7 @@ class Settings:
             raise SystemExit("BENCH_SIZES is empty")
         self.seed = env_int("BENCH_SEED", 1)
         self.runs = env_int("BENCH_RUNS", 3)
-        self.runs_large = env_int("BENCH_RUNS_LARGE", 1)
+        self.runs_large = env_int("BENCH_RUNS_LARGE", 3)
         self.lean_from = env_int("BENCH_LEAN_FROM", 1000)
         self.cold_runs = max(5, env_int("BENCH_COLD_RUNS", 7))
         self.workers = env_int("BENCH_WORKERS", 2)

@@ -73,7 +73,7 @@ class Chunks:
 # A resource object in a pretty-printed dump (Envoy's admin output, istioctl, kubectl exec):
 # `<indent>"cluster": {` at the end of a line, closed by the first later line that is
 # `<indent>}`; JSON strings hold no raw newline, so the lines are exact.
-_CHUNK = re.compile(rb'\n( +)"(cluster|listener|route_config|endpoint_config)": \{\n')
+_CHUNK = re.compile(rb'\n( +)"(cluster|listener|route_config|endpoint_config|routeConfig|endpointConfig)": \{\n')
 _MARK = "\x00topo-chunk:"
 
 
