@@ -324,16 +324,22 @@ def size_mesh(s: Settings, pods: int) -> tuple[str, Path, dict[str, Any]]:
     return key, d, info
 
 
-def growth_meshes(s: Settings, small: int, big: int) -> tuple[Path, Path, dict[str, Any], dict[str, Any]]:
-    """Same services, workloads and routing rules; only the number of pods differs (see _gen_growth)."""
+def growth_meshes(s: Settings, small: int, big: int,
+                  headless: bool = True) -> tuple[Path, Path, dict[str, Any], dict[str, Any]]:
+    """Same services, workloads and routing rules; only the number of pods differs (see _gen_growth).
+    ``headless=False``: the control pair, with no headless service (meshgen's --headless-ratio 0)."""
     services, workloads = small, max(1, small // 3)
-    base = {"services": services, "workloads": workloads, "seed": s.seed, "lean": True, "pods_big": big}
-    kb = f"growth-s{services}-w{workloads}-p{big}-seed{s.seed}-lean"
-    ks = f"growth-s{services}-w{workloads}-p{small}-of{big}-seed{s.seed}-lean"
+    base = {"services": services, "workloads": workloads, "seed": s.seed, "lean": True, "pods_big": big,
+            **({} if headless else {"headless_ratio": 0})}
+    tag = "" if headless else "-noheadless"
+    kb = f"growth-s{services}-w{workloads}-p{big}-seed{s.seed}{tag}-lean"
+    ks = f"growth-s{services}-w{workloads}-p{small}-of{big}-seed{s.seed}{tag}-lean"
 
     def gen(out_big: Path | None, out_small: Path | None) -> None:
         cmd = [str(PY), str(BENCH / "run.py"), "_gen-growth", "--services", str(services), "--workloads",
                str(workloads), "--small", str(small), "--big", str(big), "--seed", str(s.seed)]
+        if not headless:
+            cmd += ["--headless-ratio", "0"]
         if out_big:
             cmd += ["--out-big", str(out_big)]
         if out_small:
@@ -912,6 +918,25 @@ def report(s: Settings, R: dict[str, Any]) -> str:
                  f"{fmb(bg['bytes'])} (×{bg['bytes'] / sm['bytes']:.2f}); ingest {fs(sm['wall'])} → {fs(bg['wall'])} "
                  f"(1 run each), peak RSS {fmib(sm['rss_kb'])} → {fmib(bg['rss_kb'])}.\n")
         G["grew"] = grew
+        C = G.get("control")
+        if C and "small" in C and "big" in C:
+            cs, cb = C["small"], C["big"]
+            L.append("**Control: the same pair without headless services** (`_gen-growth --headless-ratio 0`, "
+                     "otherwise the same generator call and trimming). Node labels and relationship types whose "
+                     "count changed:\n")
+            rows = []
+            cgrew = []
+            for kind, key in (("node", "nodes"), ("relationship", "rels")):
+                for lb in sorted(set(cs["counts"][key]) | set(cb["counts"][key])):
+                    a_, b_ = cs["counts"][key].get(lb, 0), cb["counts"][key].get(lb, 0)
+                    if a_ != b_:
+                        rows.append([f"{kind} {lb}", f"{a_:,}", f"{b_:,}", fx(b_ / a_) if a_ else "n/a"])
+                        if kind == "node":
+                            cgrew.append(lb)
+            L.append(table(["changed", f"{cs['pods']:,} pods", f"{cb['pods']:,} pods", "ratio"], rows) + "\n")
+            L.append(f"Every other label and type kept its count ({len(set(cb['counts']['nodes']))} labels, "
+                     f"{len(set(cb['counts']['rels']))} relationship types in all).\n")
+            C["grew"] = cgrew
 
     # ---------------------------------------------------------------- 4 queries
     L.append("## 4. Query latency\n")
@@ -1064,6 +1089,10 @@ def targets(s: Settings, R: dict[str, Any]) -> list[tuple[str, str, bool | None]
         out.append((f"snapshot grows only by Pod/Endpoint, {G['small']['pods']:,} → {G['big']['pods']:,} pods of the "
                     "same workloads", "labels that changed: " + (", ".join(grew) or "none"),
                     set(grew) <= {"Pod", "Endpoint"}))
+        C = G.get("control") or {}
+        if "grew" in C:
+            out.append(("… the same check on the control pair without headless services", "labels that changed: "
+                        + (", ".join(C["grew"]) or "none"), set(C["grew"]) <= {"Pod", "Endpoint"}))
     else:
         out.append(("snapshot grows only by Pod/Endpoint", "not run", None))
     parts, ok = [], True
@@ -1224,9 +1253,9 @@ def main() -> int:
     return 0
 
 
-def growth_phase(s: Settings, small: int, big: int) -> dict[str, Any]:
-    log(f"growth check {small} -> {big} pods")
-    ds, db, _is, _ib = growth_meshes(s, small, big)
+def growth_phase(s: Settings, small: int, big: int, headless: bool = True) -> dict[str, Any]:
+    log(f"growth check {small} -> {big} pods" + ("" if headless else ", no headless service (control)"))
+    ds, db, _is, _ib = growth_meshes(s, small, big, headless)
     G: dict[str, Any] = {"services": small, "workloads": max(1, small // 3), "cli_pair": cli_pair_check(s, small, big)}
     try:
         for name, d, pods in (("small", ds, small), ("big", db, big)):
@@ -1243,6 +1272,8 @@ def growth_phase(s: Settings, small: int, big: int) -> dict[str, Any]:
     finally:
         for name in ("small", "big"):
             shutil.rmtree(STORES / f"growth-{name}", ignore_errors=True)
+    if headless:
+        G["control"] = growth_phase(s, small, big, headless=False)
     return G
 
 
@@ -1271,7 +1302,8 @@ def cmd_gen_growth(a: argparse.Namespace) -> int:
     from topo.meshgen.random import random_mesh
     from topo.meshgen.writer import write_bundle
 
-    big = random_mesh(a.services, a.big, a.workloads, a.seed)
+    big = random_mesh(a.services, a.big, a.workloads, a.seed,
+                      **({} if a.headless_ratio is None else {"headless_ratio": a.headless_ratio}))
     if a.out_big:
         write_bundle(copy.deepcopy(big), a.out_big, detail=DETAIL_LEAN)
     if a.out_small:
@@ -1357,6 +1389,7 @@ if __name__ == "__main__":
         for f in ("services", "workloads", "small", "big", "seed"):
             g.add_argument(f"--{f}", type=int, required=True)
         g.add_argument("--out-big", type=Path)
+        g.add_argument("--headless-ratio", type=float)
         g.add_argument("--out-small", type=Path)
         c = sub.add_parser("_counts")
         c.add_argument("store")
