@@ -118,7 +118,77 @@ KIND_REL = {"listener": ("HAS_LISTENER", "Listener"), "route_config": ("HAS_ROUT
             "cluster": ("HAS_CLUSTER", "Cluster")}
 
 
-class NxGraph:
+NAMED_SRC = {"USES_ROUTE_CONFIG": "FilterChain", "ROUTES_TO": "Route", "TCP_TO": "FilterChain"}
+NAMED_KIND = {"USES_ROUTE_CONFIG": "route_config", "ROUTES_TO": "cluster", "TCP_TO": "cluster"}
+
+
+class SetHops:
+    """The hops that go through a config's ResourceSets, written once for both backends.
+
+    A backend supplies five reads: a config's sets, a set's members, a set's member keys, the
+    targets of a by-name relationship in any config, and a config's own properties. The rule
+    that a by-name relationship holds in a config when its target is a member (topo.schema)
+    is applied here."""
+
+    _done: dict[tuple[Any, ...], Any]
+
+    def memo(self, memo_key: tuple[Any, ...], make: Any) -> Any:
+        got = self._done.get(memo_key)
+        if got is None:
+            got = self._done[memo_key] = make()
+        return got
+
+    # ---- what a backend supplies
+    def _config_sets(self, config: str) -> list[tuple[str, str, list[int] | None]]:
+        """(set key, kind, HAS_SET runs) of each of the config's sets."""
+        raise NotImplementedError
+
+    def _set_members(self, skey: str, kind: str) -> list[tuple[int, Props]]:
+        """(position, props) of each member of a set."""
+        raise NotImplementedError
+
+    def _set_keys(self, skey: str, kind: str) -> frozenset[str]:
+        """The member keys of a set."""
+        raise NotImplementedError
+
+    def _named(self, rel: str, src: str) -> list[Props]:
+        """The targets of ``src``'s by-name relationships ``rel``, whatever config made them."""
+        raise NotImplementedError
+
+    def _config_props(self, config: str) -> Props | None:
+        raise NotImplementedError
+
+    # ---- the hops
+    def _members(self, config: str, kind: str) -> list[Props]:
+        return self.memo(("members", config, kind), lambda: in_dump_order(
+            (runs, pos, props) for skey, k, runs in self._config_sets(config) if k == kind
+            for pos, props in self._set_members(skey, kind)))
+
+    def _picks(self, config: str, kind: str) -> dict[str, str]:
+        return self.memo(("picks", config, kind), lambda: parse_picks(self._config_props(config)).get(kind, {}))
+
+    def _in_config(self, rel: str, src: str, config: str) -> dict[str, Props]:
+        kind = NAMED_KIND[rel]
+        sets = [self._set_keys(skey, kind) for skey, k, _runs in self._config_sets(config) if k == kind]
+        return pick((p for p in self._named(rel, src) if any(p["key"] in st for st in sets)), self._picks(config, kind))
+
+    def listeners(self, config: str) -> list[Props]:
+        return self._members(config, "listener")
+
+    def config_clusters(self, config: str) -> list[Props]:
+        return self._members(config, "cluster")
+
+    def route_configs(self, config: str) -> list[Props]:
+        return self._members(config, "route_config")
+
+    def route_config(self, chain_key: str, config: str) -> Props | None:
+        return next(iter(self._in_config("USES_ROUTE_CONFIG", chain_key, config).values()), None)
+
+    def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]:
+        return self._in_config(rel, src_key, config)
+
+
+class NxGraph(SetHops):
     """The embedded backend's hops over a networkx MultiDiGraph that a
     :class:`~topo.stores.nxstore.LazyGraph` fills from the snapshot as the hops reach it.
 
@@ -134,7 +204,7 @@ class NxGraph:
         self.g = self.lg.g
         self._eps_by_ip: dict[str, list[str]] | None = None
         self._heavy: dict[str, dict[str, dict[str, Any]]] | None = None
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._done: dict[tuple[Any, ...], Any] = {}
         self._props_of: dict[tuple[str, str], Props] = {}
 
     def _props(self, node: tuple[str, str]) -> Props:
@@ -146,19 +216,13 @@ class NxGraph:
 
     def _out(self, label: str, key: str, rel: str) -> list[tuple[Props, dict[str, Any]]]:
         memo_key = ("out", label, key, rel)
-        got = self._memo.get(memo_key)
+        got = self._done.get(memo_key)
         if got is None:
             self.lg.out(rel, key)
             node = self.lg.node(label, key)
             got = [] if node is None else [(self._props(v), data) for _, v, data in self.g.out_edges(node, data=True)
                                            if data["type"] == rel]
-            self._memo[memo_key] = got
-        return got
-
-    def memo(self, memo_key: tuple[Any, ...], make: Any) -> Any:
-        got = self._memo.get(memo_key)
-        if got is None:
-            got = self._memo[memo_key] = make()
+            self._done[memo_key] = got
         return got
 
     def _all(self, label: str, sort_key: str) -> list[Props]:
@@ -171,53 +235,36 @@ class NxGraph:
     def services(self) -> list[Props]:
         return self.memo(("services",), lambda: self._all("Service", "fqdn"))
 
-    # ---- a config's members: ProxyConfig -HAS_SET-> ResourceSet -HAS_*-> resource
-    def _members(self, config: str, kind: str) -> list[Props]:
-        def make() -> list[Props]:
-            rel, _label = KIND_REL[kind]
-            got = []
-            for sprops, hs in self._out("ProxyConfig", config, "HAS_SET"):
-                if sprops["kind"] == kind:
-                    for props, hm in self._out("ResourceSet", sprops["key"], rel):
-                        got.append((hs.get("runs"), hm.get("position") or 0, props))
-            return in_dump_order(got)
-        return self.memo(("members", config, kind), make)
-
-    def _member_sets(self, config: str, kind: str) -> tuple[frozenset[str], ...]:
-        """The keys of each of the config's sets of one kind (membership without reading the members)."""
-        def make() -> tuple[frozenset[str], ...]:
-            rel = KIND_REL[kind][0]
+    # ---- SetHops' reads: ProxyConfig -HAS_SET-> ResourceSet -HAS_*-> resource
+    def _config_sets(self, config: str) -> list[tuple[str, str, list[int] | None]]:
+        def make() -> list[tuple[str, str, list[int] | None]]:
             out = []
-            for skey, _props in self.lg.snap.out("HAS_SET", config):
+            for skey, props in self.lg.snap.out("HAS_SET", config):
                 row = self.lg.snap.row("ResourceSet", skey)
-                if row and row["kind"] == kind:
-                    out.append(self.memo(("set_keys", skey), lambda skey=skey: frozenset(
-                        dst for dst, _p in self.lg.snap.out(rel, skey))))
-            return tuple(out)
-        return self.memo(("member_sets", config, kind), make)
+                if row:
+                    out.append((skey, row["kind"], (props or {}).get("runs")))
+            return out
+        return self.memo(("sets", config), make)
 
-    def _picks(self, config: str, kind: str) -> dict[str, str]:
-        def make() -> dict[str, str]:
-            node = self.lg.node("ProxyConfig", config)
-            return parse_picks(self._props(node) if node else None).get(kind, {})
-        return self.memo(("picks", config, kind), make)
+    def _set_members(self, skey: str, kind: str) -> list[tuple[int, Props]]:
+        return [(hm.get("position") or 0, props) for props, hm in self._out("ResourceSet", skey, KIND_REL[kind][0])]
 
-    def _in_config(self, label: str, src: str, rel: str, config: str, kind: str) -> dict[str, Props]:
-        sets = self._member_sets(config, kind)
-        return pick((p for p, _ in self._out(label, src, rel) if any(p["key"] in s for s in sets)),
-                    self._picks(config, kind))
+    def _set_keys(self, skey: str, kind: str) -> frozenset[str]:
+        # from the relationships alone: membership without reading the members' rows
+        return self.memo(("set_keys", skey), lambda: frozenset(
+            dst for dst, _p in self.lg.snap.out(KIND_REL[kind][0], skey)))
 
-    def listeners(self, config: str) -> list[Props]:
-        return self._members(config, "listener")
+    def _named(self, rel: str, src: str) -> list[Props]:
+        return [p for p, _ in self._out(NAMED_SRC[rel], src, rel)]
+
+    def _config_props(self, config: str) -> Props | None:
+        node = self.lg.node("ProxyConfig", config)
+        return self._props(node) if node else None
 
     def chains(self, listener_key: str) -> list[Props]:
         # A listener is content-addressed, so its chains are the same in every config that holds it.
         return self.memo(("chains", listener_key), lambda: sorted(
             (p for p, _ in self._out("Listener", listener_key, "HAS_CHAIN")), key=lambda p: p["index"]))
-
-    def route_config(self, chain_key: str, config: str) -> Props | None:
-        hits = self._in_config("FilterChain", chain_key, "USES_ROUTE_CONFIG", config, "route_config")
-        return next(iter(hits.values()), None)
 
     def vhosts(self, rc_key: str) -> list[Props]:
         return self.memo(("vhosts", rc_key), lambda: sorted(
@@ -226,10 +273,6 @@ class NxGraph:
     def routes(self, vhost_key: str) -> list[Props]:
         return self.memo(("routes", vhost_key), lambda: sorted(
             (p for p, _ in self._out("VirtualHost", vhost_key, "HAS_ROUTE")), key=lambda p: p["index"]))
-
-    def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]:
-        label = "Route" if rel == "ROUTES_TO" else "FilterChain"
-        return self._in_config(label, src_key, rel, config, "cluster")
 
     def endpoints(self, cluster_key: str) -> list[Props]:
         def make() -> list[Props]:
@@ -244,12 +287,6 @@ class NxGraph:
             if pods:
                 out[k] = pods
         return out
-
-    def config_clusters(self, config: str) -> list[Props]:
-        return self._members(config, "cluster")
-
-    def route_configs(self, config: str) -> list[Props]:
-        return self._members(config, "route_config")
 
     def raw(self, label: str, key: str) -> Any:
         """A heavy property: the resource's scrubbed JSON text, read from the snapshot on first use."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from topo.queries.graphapi import KIND_REL, Props, Upstream, complete, in_dump_order, parse_picks, pick
+from topo.queries.graphapi import KIND_REL, NAMED_SRC, Props, SetHops, Upstream, complete
+from topo.schema import SCHEMA
 from topo.stores.cypher import ident, projection
 from topo.stores.neo4jstore import connect
 
@@ -64,7 +65,7 @@ Q_FIND_CLUSTERS = (f"MATCH (n:Cluster) WHERE n.name IN $names OR ($fqdn <> '' AN
                    f"RETURN {P('Cluster')} AS n ORDER BY n.name, n.key")
 
 
-class CypherGraph:
+class CypherGraph(SetHops):
     backend = "neo4j"
 
     def __init__(self, uri: str, database: str = "neo4j", driver: Any = None) -> None:
@@ -97,14 +98,9 @@ class CypherGraph:
     def services(self) -> list[Props]:
         return self._nodes("Service", Q_SERVICES)
 
-    def memo(self, memo_key: tuple[Any, ...], make: Any) -> Any:
-        got = self._done.get(memo_key)
-        if got is None:
-            got = self._done[memo_key] = make()
-        return got
-
-    def _sets(self, config: str, kind: str) -> list[tuple[str, list[int] | None]]:
-        return [(r["key"], r["runs"]) for r in self._rows(Q_CONFIG_SETS, k=config) if r["kind"] == kind]
+    # ---- SetHops' reads
+    def _config_sets(self, config: str) -> list[tuple[str, str, list[int] | None]]:
+        return [(r["key"], r["kind"], r["runs"]) for r in self._rows(Q_CONFIG_SETS, k=config)]
 
     def _set_members(self, skey: str, kind: str) -> list[tuple[int, Props]]:
         """A set's members, read once and shared by every config that holds the set."""
@@ -112,42 +108,27 @@ class CypherGraph:
         return self.memo(("set", skey, kind), lambda: [
             (r["position"] or 0, complete(label, r["n"])) for r in self._rows(Q_SET_MEMBERS[kind], k=skey)])
 
-    def _members(self, config: str, kind: str) -> list[Props]:
-        return self.memo(("members", config, kind), lambda: in_dump_order(
-            (runs, pos, props) for skey, runs in self._sets(config, kind) for pos, props in self._set_members(skey, kind)))
-
     def _set_keys(self, skey: str, kind: str) -> frozenset[str]:
         return self.memo(("keys", skey, kind),
-                            lambda: frozenset(p["key"] for _pos, p in self._set_members(skey, kind)))
+                         lambda: frozenset(p["key"] for _pos, p in self._set_members(skey, kind)))
 
-    def _picks(self, config: str, kind: str) -> dict[str, str]:
+    def _named(self, rel: str, src: str) -> list[Props]:
+        label, dst = NAMED_SRC[rel], SCHEMA.rel(rel).dst
+        return self.memo(("named", rel, src),
+                         lambda: self._nodes(dst, Q_NAMED[(rel, label, dst)], k=src))
+
+    def _config_props(self, config: str) -> Props | None:
         rows = self._rows(Q_CONFIG, k=config)
-        return parse_picks(rows[0] if rows else None).get(kind, {})
-
-    def _in_config(self, rel: str, label: str, dst: str, kind: str, key: str, config: str) -> dict[str, Props]:
-        cands = self.memo(("named", rel, key), lambda: self._nodes(dst, Q_NAMED[(rel, label, dst)], k=key))
-        sets = [self._set_keys(skey, kind) for skey, _runs in self._sets(config, kind)]
-        return pick((c for c in cands if any(c["key"] in st for st in sets)), self._picks(config, kind))
-
-    def listeners(self, config: str) -> list[Props]:
-        return self._members(config, "listener")
+        return rows[0] if rows else None
 
     def chains(self, listener_key: str) -> list[Props]:
         return self._nodes("FilterChain", Q_CHAINS, k=listener_key)
-
-    def route_config(self, chain_key: str, config: str) -> Props | None:
-        got = self._in_config("USES_ROUTE_CONFIG", "FilterChain", "RouteConfig", "route_config", chain_key, config)
-        return next(iter(got.values()), None)
 
     def vhosts(self, rc_key: str) -> list[Props]:
         return self._nodes("VirtualHost", Q_VHOSTS, k=rc_key)
 
     def routes(self, vhost_key: str) -> list[Props]:
         return self._nodes("Route", Q_ROUTES, k=vhost_key)
-
-    def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]:
-        label = "Route" if rel == "ROUTES_TO" else "FilterChain"
-        return self._in_config(ident(rel), label, "Cluster", "cluster", src_key, config)
 
     def endpoints(self, cluster_key: str) -> list[Props]:
         return self._nodes("Endpoint", Q_ENDPOINTS, k=cluster_key)
@@ -157,12 +138,6 @@ class CypherGraph:
         for r in self._rows(Q_ENDPOINT_PODS, keys=sorted(endpoint_keys)):
             out.setdefault(r["k"], []).append(r["pod"])
         return out
-
-    def config_clusters(self, config: str) -> list[Props]:
-        return self._members(config, "cluster")
-
-    def route_configs(self, config: str) -> list[Props]:
-        return self._members(config, "route_config")
 
     def raw(self, label: str, key: str) -> Any:
         rows = self._rows(Q_RAW[ident(label)], k=key)
