@@ -36,7 +36,6 @@ from topo.ingest.transform import parse_cluster_name
 from topo.queries.envoy import jload
 from topo.queries.graphapi import MeshGraph, Props
 from topo.queries.reach import ReachEntry, config_reach
-from topo.stores.snapshot import SUFFIXES
 from topo.util import is_ip, pct, short_service
 
 EPS = 1e-9
@@ -599,15 +598,7 @@ def snapshot_infos(store: Any) -> list[SnapshotInfo]:
 
 def prune(store: Any, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` snapshots (by write time), never the current one."""
-    infos = snapshot_infos(store)
-    drop = [i.name for i in infos[: max(len(infos) - keep, 0)] if not i.current]
-    for n in drop:
-        for suffix in SUFFIXES:
-            try:
-                (store.snapdir / f"{n}{suffix}").unlink()
-            except FileNotFoundError:
-                pass
-    return drop
+    return list(store.prune(keep))
 
 
 def resolve_snapshot(store: Any, name: str) -> str:

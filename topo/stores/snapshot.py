@@ -320,9 +320,20 @@ class SnapshotStore:
         except FileNotFoundError:
             return {}
 
+    def by_age(self) -> list[str]:
+        """Snapshot names, oldest first by write time (then by name)."""
+        out = []
+        for n in self.names():
+            try:
+                out.append((os.stat(self.snapdir / f"{n}.json").st_mtime, n))
+            except OSError:
+                continue
+        return [n for _t, n in sorted(out)]
+
     def prune(self, keep: int) -> list[str]:
+        """Delete all but the newest ``keep`` snapshots (by write time), never the current one."""
         cur = self.current_name()
-        names = self.names()
+        names = self.by_age()
         drop = [n for n in names[: max(len(names) - keep, 0)] if n != cur]
         for n in drop:
             for suffix in SUFFIXES:
