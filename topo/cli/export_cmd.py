@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 from topo.cli.common import DatabaseOpt, Neo4jOpt, SnapshotOpt, StoreOpt, cli_errors
-from topo.cli.query_cmd import NsOpt, _graph, _headers
+from topo.cli.query_cmd import (
+    DstArg,
+    HeaderOpt,
+    HostOpt,
+    MethodOpt,
+    NsOpt,
+    PortOpt,
+    ReqPathOpt,
+    SrcArg,
+    TcpOpt,
+    _graph,
+    _headers,
+)
 
 app = typer.Typer(no_args_is_help=True,
                   help="Draw an answer with Graphviz: -o FILE, the format from its suffix (.svg, .png, .pdf, .dot).")
@@ -21,14 +33,14 @@ OutOpt = Annotated[Path, typer.Option("-o", "--output", help="File to write: .sv
 @app.command()
 @cli_errors
 def path(
-    src: Annotated[str, typer.Argument(help="Pod name, unique pod-name prefix, or workload.")],
-    dst: Annotated[str, typer.Argument(help="Service name, FQDN, VIP, IP:PORT or URL.")],
-    port: Annotated[int | None, typer.Option("--port", help="Destination port.")] = None,
-    req_path: Annotated[str | None, typer.Option("--path", help="Request path (default: /).")] = None,
-    header: Annotated[list[str] | None, typer.Option("--header", help="Request header K=V (repeatable).")] = None,
-    method: Annotated[str, typer.Option("--method", help="HTTP method.")] = "GET",
-    host: Annotated[str | None, typer.Option("--host", help="Host header (default: what a client sends).")] = None,
-    tcp: Annotated[bool, typer.Option("--tcp", help="Plain TCP, not HTTP.")] = False,
+    src: SrcArg,
+    dst: DstArg,
+    port: PortOpt = None,
+    req_path: ReqPathOpt = None,
+    header: HeaderOpt = None,
+    method: MethodOpt = "GET",
+    host: HostOpt = None,
+    tcp: TcpOpt = False,
     namespace: NsOpt = None,
     store: StoreOpt = None,
     snapshot: SnapshotOpt = None,

@@ -22,6 +22,15 @@ from topo.util import pct as _pct
 app = typer.Typer()
 
 NsOpt = Annotated[str | None, typer.Option("-n", "--namespace", help="Namespace of SRC.")]
+# the request of `topo path` and `topo export path`
+SrcArg = Annotated[str, typer.Argument(help="Pod name, unique pod-name prefix, or workload.")]
+DstArg = Annotated[str, typer.Argument(help="Service name, FQDN, VIP, IP:PORT or URL.")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Destination port.")]
+ReqPathOpt = Annotated[str | None, typer.Option("--path", help="Request path (default: /).")]
+HeaderOpt = Annotated[list[str] | None, typer.Option("--header", help="Request header K=V (repeatable).")]
+MethodOpt = Annotated[str, typer.Option("--method", help="HTTP method.")]
+HostOpt = Annotated[str | None, typer.Option("--host", help="Host header (default: what a client sends).")]
+TcpOpt = Annotated[bool, typer.Option("--tcp", help="Plain TCP, not HTTP.")]
 EXIT_DEAD_END = 4
 
 
@@ -46,14 +55,14 @@ def _headers(values: list[str]) -> dict[str, str]:
 @app.command()
 @cli_errors
 def path(
-    src: Annotated[str, typer.Argument(help="Pod name, unique pod-name prefix, or workload.")],
-    dst: Annotated[str, typer.Argument(help="Service name, FQDN, VIP, IP:PORT or URL.")],
-    port: Annotated[int | None, typer.Option("--port", help="Destination port.")] = None,
-    req_path: Annotated[str | None, typer.Option("--path", help="Request path (default: /).")] = None,
-    header: Annotated[list[str] | None, typer.Option("--header", help="Request header K=V (repeatable).")] = None,
-    method: Annotated[str, typer.Option("--method", help="HTTP method.")] = "GET",
-    host: Annotated[str | None, typer.Option("--host", help="Host header (default: what a client sends).")] = None,
-    tcp: Annotated[bool, typer.Option("--tcp", help="Plain TCP, not HTTP.")] = False,
+    src: SrcArg,
+    dst: DstArg,
+    port: PortOpt = None,
+    req_path: ReqPathOpt = None,
+    header: HeaderOpt = None,
+    method: MethodOpt = "GET",
+    host: HostOpt = None,
+    tcp: TcpOpt = False,
     namespace: NsOpt = None,
     store: StoreOpt = None,
     snapshot: SnapshotOpt = None,
