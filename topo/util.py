@@ -6,6 +6,21 @@ import ipaddress
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+
+# Readers of untrusted JSON (dumps, kubectl output in a bug report): a value of the wrong type
+# reads as empty. (topo.ingest.transform has its own, which also records what was wrong.)
+def as_dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def as_list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+def as_str(v: Any) -> str:
+    return v if isinstance(v, str) else ""
 
 
 def is_ip(s: str) -> bool:

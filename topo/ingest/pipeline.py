@@ -23,6 +23,7 @@ from topo.ingest.dump import DumpError, parse_json
 from topo.ingest.sources import Bundle, RawDump
 from topo.ingest.transform import DumpResult, Summary, transform_bytes
 from topo.rows import Rows, jdump
+from topo.util import as_dict, as_list, as_str
 
 EXIT_OK = 0
 EXIT_NOTHING = 1
@@ -154,21 +155,8 @@ def _items(data: bytes | None, what: str, res: IngestResult) -> list[dict[str, A
     return [i for i in items if isinstance(i, dict)]
 
 
-# kubectl output from a bug report may hold anything: read only values of the right type
-def _obj(v: Any) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _list(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
-def _text(v: Any) -> str:
-    return v if isinstance(v, str) else ""
-
-
 def _owner_workload(meta: dict[str, Any]) -> str:
-    for o in _list(meta.get("ownerReferences")):
+    for o in as_list(meta.get("ownerReferences")):
         if isinstance(o, dict) and isinstance(o.get("name"), str):
             name = o["name"]
             if o.get("kind") == "ReplicaSet":
@@ -185,8 +173,8 @@ def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | No
     for pid, p in pods.items():
         by_name.setdefault(p["name"], []).append(pid)
     for item in _items(pods_json, "pods.json", res):
-        meta, spec, status = _obj(item.get("metadata")), _obj(item.get("spec")), _obj(item.get("status"))
-        name, ns = meta.get("name"), _text(meta.get("namespace"))
+        meta, spec, status = as_dict(item.get("metadata")), as_dict(item.get("spec")), as_dict(item.get("status"))
+        name, ns = meta.get("name"), as_str(meta.get("namespace"))
         if not isinstance(name, str):
             continue
         pid = f"{ns}/{name}"
@@ -202,10 +190,10 @@ def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | No
             p["labels"] = jdump({str(k): str(v) for k, v in labels.items()})
             p["app"] = str(labels.get("app", p.get("app") or ""))
             p["version"] = str(labels.get("version", p.get("version") or ""))
-        p["node_name"] = _text(spec.get("nodeName")) or p.get("node_name") or ""
-        p["service_account"] = _text(spec.get("serviceAccountName")) or p.get("service_account") or ""
-        ips = [x["ip"] for x in _list(status.get("podIPs")) if isinstance(x, dict) and _text(x.get("ip"))]
-        if not ips and _text(status.get("podIP")):
+        p["node_name"] = as_str(spec.get("nodeName")) or p.get("node_name") or ""
+        p["service_account"] = as_str(spec.get("serviceAccountName")) or p.get("service_account") or ""
+        ips = [x["ip"] for x in as_list(status.get("podIPs")) if isinstance(x, dict) and as_str(x.get("ip"))]
+        if not ips and as_str(status.get("podIP")):
             ips = [status["podIP"]]
         if ips and not p.get("ips"):
             p["ips"], p["ip"] = ips, ips[0]
@@ -213,20 +201,20 @@ def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | No
         if owner and (not p.get("workload") or p["workload"] == p["name"]):
             p["workload"] = owner
     for item in _items(services_json, "services.json", res):
-        meta, spec = _obj(item.get("metadata")), _obj(item.get("spec"))
-        name, ns = meta.get("name"), _text(meta.get("namespace")) or "default"
+        meta, spec = as_dict(item.get("metadata")), as_dict(item.get("spec"))
+        name, ns = meta.get("name"), as_str(meta.get("namespace")) or "default"
         if not isinstance(name, str) or not name:
             continue
         domain = "cluster.local"
         fqdn = f"{name}.{ns}.svc.{domain}"
-        cips = _list(spec.get("clusterIPs")) or ([spec["clusterIP"]] if _text(spec.get("clusterIP")) else [])
+        cips = as_list(spec.get("clusterIPs")) or ([spec["clusterIP"]] if as_str(spec.get("clusterIP")) else [])
         headless = spec.get("clusterIP") == "None"
         rows.add_node("Service", {
             "fqdn": fqdn,
             "name": name,
             "namespace": ns,
             "vips": [c for c in cips if isinstance(c, str) and c != "None"],
-            "ports": [p["port"] for p in _list(spec.get("ports")) if isinstance(p, dict) and type(p.get("port")) is int
+            "ports": [p["port"] for p in as_list(spec.get("ports")) if isinstance(p, dict) and type(p.get("port")) is int
                       and 0 < p["port"] < 65536],
             "headless": headless,
             "kind": "kubernetes",

@@ -25,6 +25,7 @@ import orjson
 from topo.errors import TopoError
 from topo.queries.graphapi import MeshGraph, Props
 from topo.queries.resolve import SourceGroup, resolve_source
+from topo.util import as_dict, as_list, as_str
 
 T = TypeVar("T")
 Cell = str | int
@@ -350,18 +351,6 @@ def _strip_any(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k != "@type"}
 
 
-def _d(v: Any) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
-def _s(v: Any) -> str:
-    return v if isinstance(v, str) else ""
-
-
 def _jl(v: Any) -> Any:
     return orjson.loads(v) if isinstance(v, str) and v else v
 
@@ -469,51 +458,51 @@ def describe_chain_match(chain: Props) -> str:
 def describe_match(match: dict[str, Any]) -> str:
     """describeMatch: the path part of a RouteMatch (headers are ignored)."""
     conds = []
-    if _s(match.get("prefix")):
+    if as_str(match.get("prefix")):
         conds.append(f"{match['prefix']}*")
-    if _s(match.get("path_separated_prefix")):
+    if as_str(match.get("path_separated_prefix")):
         conds.append(f"PathPrefix:{match['path_separated_prefix']}")
-    if _s(match.get("path")):
+    if as_str(match.get("path")):
         conds.append(match["path"])
     if isinstance(match.get("safe_regex"), dict):
-        conds.append(f"regex {_s(match['safe_regex'].get('regex'))}")
+        conds.append(f"regex {as_str(match['safe_regex'].get('regex'))}")
     return " ".join(conds)
 
 
 def _describe_route_config(rc: dict[str, Any]) -> str:
-    vhs = [_d(v) for v in _l(rc.get("virtual_hosts"))]
-    if len(vhs) == 1 and _l(vhs[0].get("domains")) == ["*"] and len(_l(vhs[0].get("routes"))) == 1:
-        r = _d(_l(vhs[0]["routes"])[0])
-        cl = _d(r.get("route")).get("cluster")
-        if _s(_d(r.get("match")).get("prefix")) == "/" and "route" in r and isinstance(cl, str):
+    vhs = [as_dict(v) for v in as_list(rc.get("virtual_hosts"))]
+    if len(vhs) == 1 and as_list(vhs[0].get("domains")) == ["*"] and len(as_list(vhs[0].get("routes"))) == 1:
+        r = as_dict(as_list(vhs[0]["routes"])[0])
+        cl = as_dict(r.get("route")).get("cluster")
+        if as_str(as_dict(r.get("match")).get("prefix")) == "/" and "route" in r and isinstance(cl, str):
             return cl if "Cluster" in cl else f"Cluster: {cl}"
     parts = []
     for vh in vhs:
-        domains = [_s(x) for x in _l(vh.get("domains"))]
+        domains = [as_str(x) for x in as_list(vh.get("domains"))]
         dom = "" if domains == ["*"] else "/".join(domains)
-        routes = ", ".join(describe_match(_d(_d(r).get("match"))) for r in _l(vh.get("routes")))
+        routes = ", ".join(describe_match(as_dict(as_dict(r).get("match"))) for r in as_list(vh.get("routes")))
         parts.append(routes if dom == "" else f"{dom} {routes}")
     return "Inline Route: " + "; ".join(parts)
 
 
 def _filter_config(f: dict[str, Any]) -> dict[str, Any]:
-    return _d(f.get("typed_config"))
+    return as_dict(f.get("typed_config"))
 
 
 def describe_filters(filters: list[dict[str, Any]]) -> str:
     """getFilterType: the first HTTP connection manager or non-blackhole tcp_proxy decides."""
     for f in filters:
-        name = _s(f.get("name"))
+        name = as_str(f.get("name"))
         if name == HCM:
             cfg = _filter_config(f)
             if "route_config" in cfg:
-                return _describe_route_config(_d(cfg["route_config"]))
-            rds = _s(_d(cfg.get("rds")).get("route_config_name"))
+                return _describe_route_config(as_dict(cfg["route_config"]))
+            rds = as_str(as_dict(cfg.get("rds")).get("route_config_name"))
             return f"Route: {rds}" if rds else "HTTP"
         if name == TCP_PROXY:
             cfg = _filter_config(f)
             if BLACKHOLE not in orjson.dumps(cfg).decode():
-                cluster = _s(cfg.get("cluster"))
+                cluster = as_str(cfg.get("cluster"))
                 return cluster if "Cluster" in cluster else f"Cluster: {cluster}"
     return "Non-HTTP/Non-TCP"
 
@@ -523,7 +512,7 @@ def listener_type(chains_filters: list[list[dict[str, Any]]]) -> str:
     n_http = n_tcp = 0
     for filters in chains_filters:
         for f in filters:
-            name = _s(f.get("name"))
+            name = as_str(f.get("name"))
             if name == HCM:
                 n_http += 1
             elif name == TCP_PROXY and BLACKHOLE not in orjson.dumps(_filter_config(f)).decode():
@@ -595,12 +584,12 @@ def _listener_items(g: MeshGraph, config: str, raw: RawReader) -> list[_Listener
         chains = sorted(g.chains(lp["key"]), key=lambda c: (c["index"] < 0, c["index"]))
         extra: list[str] = []
         if rl is not None:
-            raw_chains = [_d(c) for c in _l(rl.get("filter_chains"))]
+            raw_chains = [as_dict(c) for c in as_list(rl.get("filter_chains"))]
             if "default_filter_chain" in rl:
-                raw_chains.append(_d(rl["default_filter_chain"]))
-            filters = [[_d(f) for f in _l(c.get("filters"))] for c in raw_chains]
-            extra = [_s(_d(_d(_d(a).get("address")).get("socket_address")).get("address"))
-                     for a in _l(rl.get("additional_addresses"))]
+                raw_chains.append(as_dict(rl["default_filter_chain"]))
+            filters = [[as_dict(f) for f in as_list(c.get("filters"))] for c in raw_chains]
+            extra = [as_str(as_dict(as_dict(as_dict(a).get("address")).get("socket_address")).get("address"))
+                     for a in as_list(rl.get("additional_addresses"))]
         else:
             filters = [_synth_filters(g, c, config) for c in chains]
         matches = [(describe_chain_match(c), describe_filters(f)) for c, f in zip(chains, filters, strict=False)]
