@@ -97,20 +97,21 @@ class Snapshot:
         return got
 
     # ---- nodes
+    def _keyed(self, label: str, sid: str) -> dict[str, dict[str, Any]] | None:
+        """A node segment as rows by key (parsed and keyed on first use)."""
+        seg = self._seg(sid)
+        if isinstance(seg, list):
+            kname = SCHEMA.node(label).key
+            seg = self._parsed[sid] = {r[kname]: r for r in seg}
+        return seg
+
     def row(self, label: str, key: str) -> dict[str, Any] | None:
         """One node row, parsing only its segment."""
         whole = self._rows.get(label)
         if whole is not None:
             return whole.get(key)
-        sid = _nseg(label, shard_of(key))
-        seg = self._seg(sid)
-        if seg is None:
-            return None
-        if isinstance(seg, list):  # first use: rows by key
-            kname = SCHEMA.node(label).key
-            seg = self._parsed[sid] = {r[kname]: r for r in seg}
-        got: dict[str, Any] | None = seg.get(key)
-        return got
+        seg = self._keyed(label, _nseg(label, shard_of(key)))
+        return seg.get(key) if seg else None
 
     def rows(self, label: str) -> dict[str, dict[str, Any]]:
         """Every row of a label, by key."""
@@ -118,9 +119,7 @@ class Snapshot:
         if got is None:
             got = {}
             for sid in self._by_prefix.get(f"N|{label}", ()):
-                shard = sid.rsplit("|", 1)[1]
-                self.row(label, shard)  # parse and key the segment
-                got.update(self._parsed[sid])
+                got.update(self._keyed(label, sid) or {})
             self._rows[label] = got
         return got
 
