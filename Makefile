@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/mypy topo
 
 docs: $(STAMP)
-	$(BIN)/python -m topo.schema > docs/schema.md
+	$(BIN)/python -m topo.model.schema > docs/schema.md
 	@scripts/ensure-dot.sh
 	$(TOPO) ingest --from examples/istio-demo --store .topo/docs >/dev/null
 	$(TOPO) export path integration publictest --store .topo/docs -o docs/path.svg

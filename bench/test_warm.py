@@ -64,7 +64,7 @@ class Holder:
         self.close()
         c = self.case
         if c["backend"] == "networkx":
-            from topo.queries.graphapi import open_graph
+            from topo.stores import open_graph
 
             t0 = time.perf_counter()
             self.g = open_graph(store=c["store"])

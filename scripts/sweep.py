@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _graph(store: Path):  # the embedded graph of a store, wherever this version keeps open_graph
     try:
-        from topo.stores import open_graph  # type: ignore[attr-defined]
+        from topo.stores import open_graph
     except ImportError:
         from topo.queries.graphapi import open_graph  # type: ignore[no-redef]
     return open_graph(store=store)

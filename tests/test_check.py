@@ -1,4 +1,4 @@
-"""`topo check`: each finding on a small hand-built dump, then the example and real dumps."""
+"""`topo check`: each finding on a small hand-built dump, then the example and real dumps, on both backends."""
 
 from __future__ import annotations
 
@@ -16,16 +16,12 @@ from builders import (
     tcp_chain,
     vhost,
 )
-from conftest import EXAMPLE
-from test_rules import graph
+from conftest import EXAMPLE, write_bundle
 from typer.testing import CliRunner
 
 from topo.cli import app
-from topo.ingest import pipeline, sources
-from topo.queries.check import check, covers, istio_object
-from topo.queries.graphapi import NxGraph
-from topo.stores.backend import SnapshotLoader
-from topo.stores.snapshot import SnapshotStore
+from topo.model.names import istio_object
+from topo.queries.check import check, covers
 
 FQ = "svc.default.svc.cluster.local"
 C1, C2, CB = f"outbound|8080|v1|{FQ}", f"outbound|8080|v2|{FQ}", f"outbound|8080||{FQ}"
@@ -61,27 +57,20 @@ def split_route(doc: dict) -> dict:
     return route_configs(doc)[0]["virtual_hosts"][0]["routes"][0]
 
 
-def load_dir(path: Path, tmp: Path) -> NxGraph:
-    st = SnapshotStore(tmp / "store")
-    res = pipeline.run(sources.from_path(path), SnapshotLoader(st, None))
-    assert res.files, res.refused
-    return NxGraph(st.load())
-
-
 # ---------------------------------------------------------------- a healthy mesh has nothing to say
-def test_healthy_crafted_mesh_has_no_findings():
-    res = check(graph(simple_mesh_dump()))
+def test_healthy_crafted_mesh_has_no_findings(graph_of):
+    res = check(graph_of(simple_mesh_dump()))
     assert res.findings == [] and res.ok
     assert (res.pods, res.configs) == (1, 1)
 
 
 # ---------------------------------------------------------------- 503 NC
-def test_vs_subset_without_dr_subset_is_nc_and_names_the_virtual_service():
+def test_vs_subset_without_dr_subset_is_nc_and_names_the_virtual_service(graph_of):
     doc = simple_mesh_dump()
     cds = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
     cds["dynamic_active_clusters"] = [c for c in cds["dynamic_active_clusters"] if c["cluster"]["name"] != C2]
     split_route(doc)["metadata"] = meta("virtual-service", "default", "svc")
-    res = check(graph(doc))
+    res = check(graph_of(doc))
     f = only(res, "missing_cluster")
     assert (f.severity, f.flag, f.response) == ("error", "NC", "503")
     assert f.objects == {"route_config": "8080", "vhost": f"{FQ}:8080", "route": "split", "cluster": C2}
@@ -90,54 +79,54 @@ def test_vs_subset_without_dr_subset_is_nc_and_names_the_virtual_service():
     assert f.pods == ["default/client-abc"] and not res.ok
 
 
-def test_tcp_proxy_to_missing_cluster_is_nc():
+def test_tcp_proxy_to_missing_cluster_is_nc(graph_of):
     doc = simple_mesh_dump()
     add_listener(doc, listener("10.96.0.20_3306", "10.96.0.20", 3306,
                                [tcp_chain("outbound|3306||db.default.svc.cluster.local")]))
-    f = only(check(graph(doc)), "missing_cluster")
+    f = only(check(graph_of(doc)), "missing_cluster")
     assert f.objects == {"listener": "10.96.0.20_3306", "chain": "#0",
                          "cluster": "outbound|3306||db.default.svc.cluster.local"}
     assert (f.flag, f.response) == ("NC", "connection closed")
     assert "unknown to this proxy" in f.details[0]
 
 
-def test_weights_summing_to_zero():
+def test_weights_summing_to_zero(graph_of):
     doc = simple_mesh_dump(weights=(0, 0))
-    f = only(check(graph(doc)), "zero_weights")
+    f = only(check(graph_of(doc)), "zero_weights")
     assert (f.severity, f.flag) == ("error", "NC")
     assert f.objects["route"] == "split"
     tcp = simple_mesh_dump()
     add_listener(tcp, listener("10.96.0.20_3306", "10.96.0.20", 3306, [tcp_chain([(CB, 0), (C1, 0)])]))
-    f = only(check(graph(tcp)), "zero_weights")
+    f = only(check(graph_of(tcp)), "zero_weights")
     assert f.objects == {"listener": "10.96.0.20_3306", "chain": "#0"}
 
 
-def test_cluster_header_route_is_info():
+def test_cluster_header_route_is_info(graph_of):
     doc = simple_mesh_dump()
     split_route(doc)["route"] = {"cluster_header": "x-cluster"}
-    f = only(check(graph(doc)), "cluster_header")
+    f = only(check(graph_of(doc)), "cluster_header")
     assert (f.severity, f.flag) == ("info", "NC")
 
 
 # ---------------------------------------------------------------- 503 UH
-def test_empty_subset_while_service_has_endpoints_is_an_error():
-    res = check(graph(simple_mesh_dump(v2=[])))
+def test_empty_subset_while_service_has_endpoints_is_an_error(graph_of):
+    res = check(graph_of(simple_mesh_dump(v2=[])))
     f = only(res, "subset_no_endpoints")
     assert (f.severity, f.flag, f.response) == ("error", "UH", "503")
     assert f.objects == {"cluster": C2}
     assert any("route config 8080" in d and "split" in d for d in f.details)
 
 
-def test_service_without_ready_pods_is_a_warning():
+def test_service_without_ready_pods_is_a_warning(graph_of):
     doc = simple_mesh_dump(v1=[], v2=[])
-    res = check(graph(doc))
+    res = check(graph_of(doc))
     # no endpoint anywhere for the service: both subsets are "the service is down", not a config error
     assert kinds(res) == [("warning", "no_endpoints"), ("warning", "no_endpoints")]
     assert {f.objects["cluster"] for f in res.findings} == {C1, C2}
     assert all(f.flag == "UH" for f in res.findings) and res.ok
 
 
-def test_all_unhealthy_with_panic_disabled_is_uh_and_with_panic_is_a_warning():
+def test_all_unhealthy_with_panic_disabled_is_uh_and_with_panic_is_a_warning(graph_of):
     bad = [{"ip": "10.1.0.3", "port": 8080, "health": "UNHEALTHY"}]
     doc = simple_mesh_dump(v2=bad)
     cds = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
@@ -145,14 +134,14 @@ def test_all_unhealthy_with_panic_disabled_is_uh_and_with_panic_is_a_warning():
         if c["cluster"]["name"] == C2:
             c["cluster"]["common_lb_config"] = {"healthy_panic_threshold": {}}
             c["cluster"]["metadata"] = meta("destination-rule", "default", "svc")
-    f = only(check(graph(doc)), "no_healthy_endpoints")
+    f = only(check(graph_of(doc)), "no_healthy_endpoints")
     assert (f.severity, f.flag) == ("warning", "UH")
     assert f.istio == ["DestinationRule default/svc"]
-    f = only(check(graph(simple_mesh_dump(v2=bad))), "all_unhealthy_panic")
+    f = only(check(graph_of(simple_mesh_dump(v2=bad))), "all_unhealthy_panic")
     assert f.severity == "warning" and f.flag == ""
 
 
-def test_unused_and_original_dst_clusters_are_not_checked():
+def test_unused_and_original_dst_clusters_are_not_checked(graph_of):
     doc = simple_mesh_dump()
     cds = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
     cds["dynamic_active_clusters"].append({"cluster": cluster("outbound|80||unused.default.svc.cluster.local")})
@@ -160,13 +149,13 @@ def test_unused_and_original_dst_clusters_are_not_checked():
                                                               type_="ORIGINAL_DST")})
     add_listener(doc, listener("0.0.0.0_80", "0.0.0.0", 80,
                                [tcp_chain("outbound|80||headless.default.svc.cluster.local")]))
-    assert check(graph(doc)).findings == []
+    assert check(graph_of(doc)).findings == []
 
 
-def test_endpoints_unknown_without_eds_is_one_info():
+def test_endpoints_unknown_without_eds_is_one_info(graph_of):
     doc = simple_mesh_dump()
     doc["configs"] = [c for c in doc["configs"] if not c["@type"].endswith("EndpointsConfigDump")]
-    res = check(graph(doc))
+    res = check(graph_of(doc))
     f = only(res, "endpoints_unknown")
     assert f.severity == "info" and f.objects == {}
     assert f.details == [C1, C2]
@@ -174,29 +163,29 @@ def test_endpoints_unknown_without_eds_is_one_info():
 
 
 # ---------------------------------------------------------------- 404 NR, warming, NACK
-def test_active_listener_with_missing_rds_is_nr():
+def test_active_listener_with_missing_rds_is_nr(graph_of):
     doc = simple_mesh_dump()
     add_listener(doc, http_listener(9090))
-    f = only(check(graph(doc)), "missing_route_config")
+    f = only(check(graph_of(doc)), "missing_route_config")
     assert (f.severity, f.flag, f.response) == ("error", "NR", "404")
     assert f.objects == {"listener": "0.0.0.0_9090", "chain": "#0", "route_config": "9090"}
 
 
-def test_listener_stuck_warming_on_missing_rds():
+def test_listener_stuck_warming_on_missing_rds(graph_of):
     doc = simple_mesh_dump()
     add_listener(doc, http_listener(9090), state="warming_state")
-    f = only(check(graph(doc)), "listener_warming")
+    f = only(check(graph_of(doc)), "listener_warming")
     assert f.severity == "error"
     assert f.objects == {"listener": "0.0.0.0_9090", "route_config": "9090"}
     assert "stay on virtualOutbound" in f.message
     # warming with its RDS present: only waiting, a warning; and an update stuck next to an active version
     doc2 = simple_mesh_dump()
     add_listener(doc2, http_listener(8080), state="warming_state")
-    f = only(check(graph(doc2)), "listener_warming")
+    f = only(check(graph_of(doc2)), "listener_warming")
     assert f.severity == "warning" and "active version still serves" in f.message
 
 
-def test_error_state_on_listener_route_config_and_cluster():
+def test_error_state_on_listener_route_config_and_cluster(graph_of):
     doc = simple_mesh_dump()
     lds = next(c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump"))
     lds["dynamic_listeners"][1]["error_state"] = {"details": "bad listener: duplicate filter chain"}
@@ -204,7 +193,7 @@ def test_error_state_on_listener_route_config_and_cluster():
     rds["dynamic_route_configs"][0]["error_state"] = {"details": "bad routes: duplicate domain"}
     cds = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
     cds["dynamic_active_clusters"][0]["error_state"] = {"details": "bad cluster: unknown field"}
-    res = check(graph(doc))
+    res = check(graph_of(doc))
     errs = {tuple(f.objects.items()): f for f in res.findings if f.kind == "error_state"}
     assert set(errs) == {(("listener", "0.0.0.0_8080"),), (("route_config", "8080"),), (("cluster", C1),)}
     assert errs[(("listener", "0.0.0.0_8080"),)].details == ["bad listener: duplicate filter chain"]
@@ -215,18 +204,18 @@ def test_error_state_on_listener_route_config_and_cluster():
     assert {f.kind for f in res.findings} == {"error_state"}
 
 
-def test_rejected_listener_with_nothing_in_place():
+def test_rejected_listener_with_nothing_in_place(graph_of):
     doc = simple_mesh_dump()
     lds = next(c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump"))
     lds["dynamic_listeners"].append({"name": "virtualInbound", "error_state": {
         "details": "Proto constraint validation failed", "failed_configuration": {"name": "virtualInbound"}}})
-    f = only(check(graph(doc)), "error_state")
+    f = only(check(graph_of(doc)), "error_state")
     assert f.objects == {"listener": "virtualInbound"} and "no version of it is in place" in f.message
     assert "15006" in f.message
 
 
 # ---------------------------------------------------------------- virtual hosts and shadowed routes
-def test_duplicate_domains_and_unreachable_vhost():
+def test_duplicate_domains_and_unreachable_vhost(graph_of):
     rc = route_config("8080", [
         vhost("a:8080", ["a", "a.default"], [route(cluster=C1)]),
         vhost("b:8080", ["a", "b"], [route(cluster=C1)]),  # shares "a" with the first vhost
@@ -235,7 +224,7 @@ def test_duplicate_domains_and_unreachable_vhost():
     doc = simple_mesh_dump()
     rcs = next(c for c in doc["configs"] if c["@type"].endswith("RoutesConfigDump"))["dynamic_route_configs"]
     rcs[0]["route_config"] = rc
-    res = check(graph(doc))
+    res = check(graph_of(doc))
     dups = sorted((f.objects["vhost"], f.objects["other_vhost"], tuple(f.details))
                   for f in res.findings if f.kind == "duplicate_domains")
     assert dups == [("b:8080", "a:8080", ("a",)), ("c:8080", "a:8080", ("a", "a.default"))]
@@ -244,39 +233,39 @@ def test_duplicate_domains_and_unreachable_vhost():
     assert all(x.severity == "error" for x in res.findings if x.kind == "duplicate_domains")
 
 
-def test_prefix_slash_shadows_a_later_specific_route():
+def test_prefix_slash_shadows_a_later_specific_route(graph_of):
     doc = simple_mesh_dump()
     routes = route_configs(doc)[0]["virtual_hosts"][0]["routes"]
     routes.append(route("/api", cluster=C2, name="api"))
     routes[1]["metadata"] = meta("virtual-service", "default", "svc")
-    f = only(check(graph(doc)), "shadowed_route")
+    f = only(check(graph_of(doc)), "shadowed_route")
     assert f.severity == "warning"
     assert f.objects == {"route_config": "8080", "vhost": f"{FQ}:8080", "route": "api", "shadowed_by": "split"}
     assert f.istio == ["VirtualService default/svc"]
 
 
-def test_header_condition_does_not_shadow():
+def test_header_condition_does_not_shadow(graph_of):
     doc = simple_mesh_dump()
     routes = route_configs(doc)[0]["virtual_hosts"][0]["routes"]
     routes[0]["match"] = {"prefix": "/", "headers": [{"name": "end-user", "string_match": {"exact": "jason"}}]}
     routes.append(route("/", cluster=C1, name="rest"))
-    assert check(graph(doc)).findings == []
+    assert check(graph_of(doc)).findings == []
 
 
-def test_vhost_without_a_catch_all_route_is_info_nr():
+def test_vhost_without_a_catch_all_route_is_info_nr(graph_of):
     doc = simple_mesh_dump()
     routes = route_configs(doc)[0]["virtual_hosts"][0]["routes"]
     routes[0]["match"] = {"prefix": "/api"}
     routes[0]["metadata"] = meta("virtual-service", "default", "svc")
     routes.append(route(match={"path": "/healthz"}, cluster=C1, name="health"))
-    f = only(check(graph(doc)), "no_catch_all")
+    f = only(check(graph_of(doc)), "no_catch_all")
     assert (f.severity, f.flag, f.response) == ("info", "NR", "404")
     assert f.objects == {"route_config": "8080", "vhost": f"{FQ}:8080"}
     assert "(/api*, /healthz)" in f.message and f.istio == ["VirtualService default/svc"]
     # static route configs (the bootstrap's /stats/prometheus) are what they are: not reported
     rds = next(c for c in doc["configs"] if c["@type"].endswith("RoutesConfigDump"))
     rds["static_route_configs"] = [{"route_config": rds.pop("dynamic_route_configs")[0]["route_config"]}]
-    assert check(graph(doc)).findings == []
+    assert check(graph_of(doc)).findings == []
 
 
 @pytest.mark.parametrize("earlier,later,expected", [
@@ -319,8 +308,8 @@ def registry_only_dump(pod: str = "client-abc", ip: str = "10.0.0.1") -> dict:
     return doc
 
 
-def test_registry_only_blackholes_are_info_and_say_what_is_blocked():
-    res = check(graph(registry_only_dump()))
+def test_registry_only_blackholes_are_info_and_say_what_is_blocked(graph_of):
+    res = check(graph_of(registry_only_dump()))
     assert kinds(res) == [("info", "registry_only")] * 3 and res.ok
     by = {tuple(f.objects.values()): f for f in res.findings}
     block = by[("8080", "block_all", "block_all")]
@@ -334,11 +323,11 @@ def test_registry_only_blackholes_are_info_and_say_what_is_blocked():
     assert not any("virtualOutbound-blackhole" in f.objects.values() for f in res.findings)
 
 
-def test_old_block_all_route_to_blackhole_cluster():
+def test_old_block_all_route_to_blackhole_cluster(graph_of):
     doc = simple_mesh_dump()
     vhs = route_configs(doc)[0]["virtual_hosts"]
     vhs[1] = vhost("block_all", ["*"], [route(cluster="BlackHoleCluster", name="block_all")])
-    f = only(check(graph(doc)), "registry_only")
+    f = only(check(graph_of(doc)), "registry_only")
     assert (f.flag, f.response) == ("UH", "503")
 
 
@@ -352,8 +341,8 @@ def drift_docs() -> list[dict]:
     return [full, same, stale]
 
 
-def test_config_drift_within_a_workload():
-    g = graph(*drift_docs())
+def test_config_drift_within_a_workload(graph_of):
+    g = graph_of(*drift_docs())
     res = check(g)
     f = only(res, "config_drift")
     assert f.severity == "warning"
@@ -363,21 +352,21 @@ def test_config_drift_within_a_workload():
     assert res.configs == 2
 
 
-def test_identical_findings_collapse_across_pods_and_configs():
+def test_identical_findings_collapse_across_pods_and_configs(graph_of):
     docs = [simple_mesh_dump(pod=f"client-{i}", v2=[], ip=f"10.0.0.{i}", labels={"app": f"c{i}"}) for i in range(5)]
     for i, d in enumerate(docs[:3]):  # three more distinct configs: an extra, unrelated cluster each
         cds = next(c for c in d["configs"] if c["@type"].endswith("ClustersConfigDump"))
         cds["dynamic_active_clusters"].append({"cluster": cluster(f"outbound|80||x{i}.default.svc.cluster.local")})
-    res = check(graph(*docs))
+    res = check(graph_of(*docs))
     f = only(res, "subset_no_endpoints")
     assert f.pod_count == 5 and f.pods == [f"default/client-{i}" for i in range(5)]
     assert res.configs == 4 and len(res.findings) == 1
 
 
-def test_namespace_and_pod_filters():
+def test_namespace_and_pod_filters(graph_of):
     docs = [simple_mesh_dump(pod="a-1", ns="one", v2=[], labels={"app": "a"}),
             simple_mesh_dump(pod="b-1", ns="two", ip="10.0.0.2", labels={"app": "b"})]
-    g = graph(*docs)
+    g = graph_of(*docs)
     assert only(check(g), "subset_no_endpoints").pods == ["one/a-1"]
     assert check(g, namespace="two").findings == [] and check(g, namespace="two").pods == 1
     assert only(check(g, pod="a-1"), "subset_no_endpoints").pods == ["one/a-1"]
@@ -394,13 +383,13 @@ def test_istio_object_paths():
 
 
 # ---------------------------------------------------------------- the example and real dumps
-def test_example_has_no_findings(tmp_path):
-    res = check(load_dir(EXAMPLE, tmp_path))
+def test_example_has_no_findings(graph_of):
+    res = check(graph_of(EXAMPLE))
     assert res.findings == [] and res.ok and res.pods == 6
 
 
-def test_deathstarbench(realdumps, tmp_path):
-    g = load_dir(realdumps / "TZ-Zephrus__DeathStarBench" / "config_dump.json", tmp_path)
+def test_deathstarbench(realdumps, graph_of):
+    g = graph_of(realdumps / "TZ-Zephrus__DeathStarBench" / "config_dump.json")
     res = check(g)
     # The one error is true, not a false positive: the dump itself records that Envoy rejected
     # virtualInbound (an EnvoyFilter's Lua filter without source code) and holds no version of
@@ -424,8 +413,8 @@ def test_deathstarbench(realdumps, tmp_path):
     assert res.counts == {"error": 1, "warning": 13, "info": 0}
 
 
-def test_bookinfo_50_50_reviews_split_with_missing_subsets(realdumps, tmp_path):
-    g = load_dir(realdumps / "hpcsc__bookinfo-envoy-config" / "envoy__config_dump__productpage-v1.json", tmp_path)
+def test_bookinfo_50_50_reviews_split_with_missing_subsets(realdumps, graph_of):
+    g = graph_of(realdumps / "hpcsc__bookinfo-envoy-config" / "envoy__config_dump__productpage-v1.json")
     res = check(g)
     nc = [f for f in res.findings if f.kind == "missing_cluster"]
     # The 1.4-era dump does carry istio metadata on routes, with the old path form
@@ -447,14 +436,6 @@ def test_bookinfo_50_50_reviews_split_with_missing_subsets(realdumps, tmp_path):
 
 
 # ---------------------------------------------------------------- CLI
-def write_bundle(tmp: Path, *docs: dict) -> Path:
-    d = tmp / "dumps"
-    d.mkdir()
-    for i, doc in enumerate(docs):
-        (d / f"pod{i}.json").write_bytes(orjson.dumps(doc))
-    return d
-
-
 def test_cli_check_json_and_exit_codes(tmp_path):
     s = str(tmp_path / "s")
     assert CliRunner().invoke(app, ["ingest", "--from", str(EXAMPLE), "--store", s]).exit_code == 0
@@ -503,7 +484,7 @@ def test_cli_check_unknown_pod_is_one_line(tmp_path):
 
 
 
-# ---------------------------------------------------------------- Neo4j: the same findings
+# ---------------------------------------------------------------- a broken example
 def broken_demo(out: Path) -> Path:
     """The example under REGISTRY_ONLY, its VirtualService naming a subset v3 no DestinationRule
     defines, and v2's only pod gone: 503 NC, 503 UH and the blocked catch-alls."""
@@ -520,21 +501,9 @@ def broken_demo(out: Path) -> Path:
     return out
 
 
-def test_broken_demo(tmp_path):
-    res = check(load_dir(broken_demo(tmp_path / "broken"), tmp_path))
+def test_broken_demo(graph_of, tmp_path):
+    res = check(graph_of(broken_demo(tmp_path / "broken")))
     assert kinds(res) == [("error", "missing_cluster"), ("error", "subset_no_endpoints")] + [("info", "registry_only")] * 3
     assert all(f.pod_count == 5 for f in res.findings)
     assert res.findings[0].istio == ["VirtualService istio-demo/publictest"]
     assert res.findings[1].istio == ["DestinationRule istio-demo/publictest", "VirtualService istio-demo/publictest"]
-
-
-@pytest.mark.neo4j
-def test_neo4j_gives_the_same_findings(neo4j_db, neo4j_uri, tmp_path):
-    from topo.cli.common import to_plain
-    from topo.stores.neo4jgraph import CypherGraph
-    from topo.stores.neo4jstore import Neo4jLoader
-
-    bundle = broken_demo(tmp_path / "broken")
-    nx = check(load_dir(bundle, tmp_path))
-    pipeline.run(sources.from_path(bundle), Neo4jLoader(neo4j_uri))
-    assert to_plain(check(CypherGraph(neo4j_uri))) == to_plain(nx)

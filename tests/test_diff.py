@@ -9,15 +9,14 @@ from pathlib import Path
 import orjson
 import pytest
 from builders import simple_mesh_dump
-from test_rules import graph
+from conftest import nx_graph
 from typer.testing import CliRunner
 
 from topo.cli import app
 from topo.meshgen.demo import demo_mesh
 from topo.meshgen.model import Destination, Mesh, Pod, Service, ServicePort, Workload
 from topo.meshgen.writer import write_bundle
-from topo.queries.diff import diff, snapshot_infos
-from topo.queries.graphapi import NxGraph
+from topo.queries.diff import diff
 from topo.stores.snapshot import SnapshotStore
 
 FQ = "publictest.istio-demo.svc.cluster.local"
@@ -170,12 +169,13 @@ def test_new_endpoint_lb_policy_and_new_service(tmp_path):
                for c in everything["config"])
 
 
-def test_workload_shares_average_over_its_distinct_configs():
-    """Two pods of one workload, one stale (100% v1): the workload's v1 share is their mean."""
+def test_workload_shares_average_over_its_distinct_configs(graph_of, tmp_path):
+    """Two pods of one workload, one stale (100% v1): the workload's v1 share is their mean. A is a
+    snapshot, B the graph on the backend under test (as `topo diff A --neo4j URI` compares them)."""
     lbl = {"app": "web"}
-    before = graph(simple_mesh_dump(pod="web-1", labels=lbl), simple_mesh_dump(pod="web-2", labels=lbl))
-    after = graph(simple_mesh_dump(pod="web-1", labels=lbl, weights=(50, 50)),
-                  simple_mesh_dump(pod="web-2", labels=lbl))
+    before = nx_graph(tmp_path, simple_mesh_dump(pod="web-1", labels=lbl), simple_mesh_dump(pod="web-2", labels=lbl))
+    after = graph_of(simple_mesh_dump(pod="web-1", labels=lbl, weights=(50, 50)),
+                     simple_mesh_dump(pod="web-2", labels=lbl))
     res = diff(before, after)
     (t,) = res.traffic
     assert t.sources == ["default/web"] and t.route == "split"
@@ -186,25 +186,6 @@ def test_workload_shares_average_over_its_distinct_configs():
 
 
 # ---------------------------------------------------------------- against the Neo4j graph
-def test_diff_against_neo4j_takes_two_mesh_graphs(ab, monkeypatch):
-    """--neo4j: snapshot A against the live graph; the diff only needs two MeshGraphs."""
-    import topo.queries.graphapi as graphapi
-
-    b = NxGraph(SnapshotStore(ab).load("b"))
-    seen = {}
-
-    def fake_open_graph(**kw):
-        seen.update(kw)
-        return b
-
-    monkeypatch.setattr(graphapi, "open_graph", fake_open_graph)
-    doc = run_json("diff", "--neo4j", "bolt://example:7687", "a", "integration", "--store", str(ab), "-o", "json")
-    assert seen["neo4j"] == "bolt://example:7687"
-    assert (doc["a"], doc["b"], doc["source"]) == ("a", "neo4j", "integration")
-    plain = run_json("diff", "a", "b", "integration", "--store", str(ab), "-o", "json")
-    assert doc["traffic"] == plain["traffic"] and doc["config"] == plain["config"]
-
-
 @pytest.mark.neo4j
 def test_diff_snapshot_against_real_neo4j(ab, neo4j_db, neo4j_uri, tmp_path):
     from topo.ingest import pipeline, sources
@@ -244,7 +225,7 @@ def test_snapshots_list_and_prune(tmp_path):
 def test_snapshots_of_an_empty_store(tmp_path):
     r = CliRunner().invoke(app, ["snapshots", "--store", str(tmp_path / "none")])
     assert r.exit_code == 0 and "No snapshot" in r.stdout
-    assert snapshot_infos(SnapshotStore(tmp_path / "none")) == []
+    assert SnapshotStore(tmp_path / "none").infos() == []
 
 
 def test_export_diff_draws_the_changes(ab, tmp_path):

@@ -1,4 +1,4 @@
-"""`topo export`: the diagrams of path, egress, mesh and blast (DOT goldens, SVG, escaping, CLI)."""
+"""`topo export`: the diagrams of path, egress, mesh and blast (DOT goldens, SVG, escaping, CLI), on both backends."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import graphviz
 import pytest
 from builders import simple_mesh_dump
 from conftest import EXAMPLE, ROOT, need
-from test_rules import graph
 from typer.testing import CliRunner
 
 from topo.cli import app
 from topo.errors import TopoError
 from topo.export import dot, render, style
 from topo.queries.blast import blast
+from topo.queries.mesh import mesh_model
 from topo.queries.path import path
 from topo.queries.reach import reach
 
@@ -43,7 +43,7 @@ def build(g, kind: str) -> graphviz.Digraph:
     if kind == "egress":
         return dot.egress_graph(reach(g, "integration"))
     if kind == "mesh":
-        return dot.mesh_graph(g)
+        return dot.mesh_graph(mesh_model(g))
     return dot.blast_graph(blast(g, "publictest-v2-2f7hnnppwq-7bxfw"))
 
 
@@ -89,7 +89,7 @@ def test_dot_is_byte_identical_twice(demo_graph, kind):
 def test_dot_is_identical_across_hash_seeds(tmp_path):
     script = ("import sys; sys.path.insert(0, 'tests')\n"
               "from test_export import build, KINDS\n"
-              "from topo.queries.graphapi import open_graph\n"
+              "from topo.stores import open_graph\n"
               f"g = open_graph(store={str(tmp_path / 's')!r})\n"
               "print('\\n'.join(build(g, k).source for k in KINDS))\n")
     assert CliRunner().invoke(app, ["ingest", "--from", str(EXAMPLE), "--store", str(tmp_path / "s")]).exit_code == 0
@@ -114,8 +114,8 @@ def test_path_dot_content(demo_graph):
     assert "<" not in re.sub(r"label=\"[^\"]*\"", "", src)  # no HTML-like labels anywhere
 
 
-def test_path_dead_ends_are_red():
-    g = graph(simple_mesh_dump(v2=[]))  # v2's cluster has no endpoints: 10% dies (UH)
+def test_path_dead_ends_are_red(graph_of):
+    g = graph_of(simple_mesh_dump(v2=[]))  # v2's cluster has no endpoints: 10% dies (UH)
     src = dot.path_graph(path(g, "client-abc", "svc")).source
     dead = re.search(r'(n\d{4}) \[label="UH · 10%\\nno endpoints in the cluster"[^\]]*fontcolor="#c62828"', src)
     assert dead, src
@@ -126,8 +126,8 @@ def test_path_dead_ends_are_red():
     assert "PassthroughCluster · 100%" in src and "every request dies" in src
 
 
-def test_one_cluster_per_source_config():
-    g = graph(simple_mesh_dump(pod="client-a", ip="10.0.0.1"),
+def test_one_cluster_per_source_config(graph_of):
+    g = graph_of(simple_mesh_dump(pod="client-a", ip="10.0.0.1"),
               simple_mesh_dump(pod="client-b", ip="10.0.0.2", weights=(50, 50)))
     res = path(g, "client", "svc")
     assert len(res.answers) == 2
@@ -148,13 +148,13 @@ def test_egress_collapses_large_pods(demo_graph):
 
 
 def test_mesh_edges_and_namespace_filter(demo_graph):
-    src = dot.mesh_graph(demo_graph).source
+    src = dot.mesh_graph(mesh_model(demo_graph)).source
     assert src.count('label="v1 90% / v2 10%"') == 4  # every workload's proxy splits publictest 90/10
     assert "→ publictest-v1 (v1)" in src and "→ publictest-v2 (v2)" in src
-    filtered = dot.mesh_graph(demo_graph, "istio-demo").source
+    filtered = dot.mesh_graph(mesh_model(demo_graph, "istio-demo")).source
     assert filtered == src.replace("topo mesh (all namespaces):", "topo mesh -n istio-demo:")
     with pytest.raises(TopoError, match="namespace nope"):
-        dot.mesh_graph(demo_graph, "nope")
+        mesh_model(demo_graph, "nope")
 
 
 def test_blast_labels(demo_graph):
@@ -199,15 +199,15 @@ def test_svg_renders(demo_graph, kind):
         assert w in words, (w, words)
 
 
-def test_metacharacters_show_literally():
+def test_metacharacters_show_literally(graph_of):
     need_dot()
     doc = simple_mesh_dump(pod=WEIRD, v2=[])
     rc = doc["configs"][-1]["dynamic_route_configs"][0]["route_config"]
     route_name = 'r"<i>&amp;\\N{|}\nsecond'  # quote, tag, an entity, an escString, braces, a newline
     rc["virtual_hosts"][0]["routes"][0]["name"] = route_name
-    g = graph(doc)
+    g = graph_of(doc)
     pod_id = f"default/{WEIRD}"
-    for dg in (dot.path_graph(path(g, pod_id, "svc")), dot.egress_graph(reach(g, pod_id)), dot.mesh_graph(g),
+    for dg in (dot.path_graph(path(g, pod_id, "svc")), dot.egress_graph(reach(g, pod_id)), dot.mesh_graph(mesh_model(g)),
                dot.blast_graph(blast(g, "10.1.0.1"))):
         root = svg_of(dg)  # parses as XML
         assert not [e for e in root.iter() if e.tag.split("}")[-1] in ("b", "i")]  # no injected element
@@ -224,18 +224,16 @@ def test_metacharacters_show_literally():
 
 
 # ---------------------------------------------------------------- CLI
-@pytest.fixture(scope="module")
-def cli_store(tmp_path_factory) -> str:
-    s = str(tmp_path_factory.mktemp("export") / "store")
-    r = CliRunner().invoke(app, ["ingest", "--from", str(EXAMPLE), "--store", s])
-    assert r.exit_code == 0, r.output
-    return s
+@pytest.fixture
+def cli_store(cli_graph) -> list[str]:
+    """The example on the backend under test, as graph options of `topo export`."""
+    return cli_graph(EXAMPLE)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cli_dot(cli_store, tmp_path, kind):
     out = tmp_path / f"{kind}.dot"
-    r = CliRunner().invoke(app, ["export", *CLI_ARGS[kind], "--store", cli_store, "-o", str(out)])
+    r = CliRunner().invoke(app, ["export", *CLI_ARGS[kind], *cli_store, "-o", str(out)])
     assert r.exit_code == 0, r.output + r.stderr
     assert out.read_text() == (GOLDEN / f"{kind}.dot").read_text()
 
@@ -245,7 +243,7 @@ def test_cli_dot(cli_store, tmp_path, kind):
 def test_cli_rendered(cli_store, tmp_path, kind, suffix):
     need_dot()
     out = tmp_path / f"{kind}{suffix}"
-    r = CliRunner().invoke(app, ["export", *CLI_ARGS[kind], "--store", cli_store, "-o", str(out)])
+    r = CliRunner().invoke(app, ["export", *CLI_ARGS[kind], *cli_store, "-o", str(out)])
     assert r.exit_code == 0, r.output + r.stderr
     data = out.read_bytes()
     if suffix == ".png":
@@ -259,13 +257,13 @@ def test_cli_rendered(cli_store, tmp_path, kind, suffix):
 def test_cli_without_dot(cli_store, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert shutil.which("dot") is None
-    r = CliRunner().invoke(app, ["export", "path", "integration", "publictest", "--store", cli_store,
+    r = CliRunner().invoke(app, ["export", "path", "integration", "publictest", *cli_store,
                                  "-o", str(tmp_path / "p.svg")])
     assert r.exit_code == 1
     assert r.stderr.count("\n") == 1 and "apt-get install graphviz" in r.stderr
     assert not (tmp_path / "p.svg").exists()
     # DOT needs no Graphviz
-    r = CliRunner().invoke(app, ["export", "path", "integration", "publictest", "--store", cli_store,
+    r = CliRunner().invoke(app, ["export", "path", "integration", "publictest", *cli_store,
                                  "-o", str(tmp_path / "p.dot")])
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "p.dot").read_text().startswith("digraph topo {")
@@ -274,12 +272,12 @@ def test_cli_without_dot(cli_store, tmp_path, monkeypatch):
 
 
 def test_cli_errors_are_one_line(cli_store, tmp_path):
-    r = CliRunner().invoke(app, ["export", "mesh", "--store", cli_store, "-o", str(tmp_path / "m.jpg")])
+    r = CliRunner().invoke(app, ["export", "mesh", *cli_store, "-o", str(tmp_path / "m.jpg")])
     assert r.exit_code == 2 and r.stderr == "topo: cannot write .jpg files: use .svg, .png, .pdf or .dot\n"
-    r = CliRunner().invoke(app, ["export", "path", "nobody", "publictest", "--store", cli_store,
+    r = CliRunner().invoke(app, ["export", "path", "nobody", "publictest", *cli_store,
                                  "-o", str(tmp_path / "p.dot")])
     assert r.exit_code == 2 and r.stderr.count("\n") == 1
-    r = CliRunner().invoke(app, ["export", "mesh", "--store", cli_store, "-o", str(tmp_path / "no" / "dir.dot")])
+    r = CliRunner().invoke(app, ["export", "mesh", *cli_store, "-o", str(tmp_path / "no" / "dir.dot")])
     assert r.exit_code == 1 and r.stderr.count("\n") == 1
 
 

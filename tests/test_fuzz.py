@@ -35,7 +35,7 @@ from topo.ingest import pipeline
 from topo.ingest.dump import DumpError
 from topo.ingest.sources import Bundle, RawDump
 from topo.ingest.transform import transform_bytes
-from topo.stores.backend import SnapshotLoader
+from topo.stores import SnapshotLoader
 from topo.stores.snapshot import SnapshotStore
 
 MINUTES = float(os.environ.get("TOPO_FUZZ_MINUTES", "0") or 0)
@@ -224,7 +224,7 @@ def test_unmutated_seed_ingests(seed: Path) -> None:
 # ---------------------------------------------------------------- the shared parse
 def _outcome(warm: bytes, data: bytes, cache: dict | None) -> Any:
     """The rows of an ingest of ``warm`` then ``data`` (or ``data``'s refusal)."""
-    from topo.rows import Rows
+    from topo.model.rows import Rows
 
     rows = Rows()
     rows.merge(transform_bytes(warm, "warm.json", None, cache).rows)

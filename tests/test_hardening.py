@@ -44,7 +44,7 @@ from topo.ingest import pipeline, sources
 from topo.ingest.dump import DumpError
 from topo.ingest.transform import transform_bytes
 from topo.queries import path as pathq
-from topo.queries.graphapi import open_graph
+from topo.stores import open_graph
 from topo.stores.snapshot import SnapshotStore
 
 BADINPUT = ROOT / "tests" / "badinput"
@@ -284,7 +284,7 @@ def test_sigkill_at_20_random_points_keeps_the_previous_snapshot(medium_mesh, tm
 READER = r"""
 import sys, orjson
 from topo.cli.common import to_plain
-from topo.queries.graphapi import open_graph
+from topo.stores import open_graph
 from topo.queries.path import path
 store, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
 answers, n, errors = {}, 0, []
@@ -778,7 +778,7 @@ def _outputs(backend: list[str], tmp: Path) -> list[tuple[str, str]]:
         text = r.stdout.replace(f"Bearer {SECRETS['bearer token (route header match)']}", "(the request)")
         out.append((" ".join(q), text + r.stderr))
     try:
-        from topo.cli import export_cmd  # noqa: F401 (the export owner's command, when present)
+        from topo.cli import export  # noqa: F401 (the export owner's command, when present)
     except ImportError:
         return out
     for q in (["path", "integration", "publictest"], ["egress", "integration"], ["mesh"], ["blast", "publictest"]):
@@ -928,7 +928,7 @@ def test_hostile_pod_names_from_the_cluster_never_reach_kubectl_exec(tmp_path, m
 def test_dot_label_escaping(tmp_path):
     """A pod named to break out of a DOT label renders as valid DOT with one node for it."""
     try:
-        from topo.cli import export_cmd  # noqa: F401
+        from topo.cli import export  # noqa: F401
     except ImportError:
         pytest.skip("topo export is not there")
     if shutil.which("dot") is None:

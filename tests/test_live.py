@@ -528,14 +528,15 @@ def test_collect_file_names_read_back() -> None:
 
 
 def test_progress_bar_counts(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
-    from topo.cli import live_cmd
+    from topo.cli.common import progress_bar
 
     names = _pod_names(fake.bundle)
     fake.set(forbid_exec=names[0])
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    with live_cmd.progress_bar() as bar:
+    with progress_bar() as bar:
         assert bar is not None
-        bundle = live_cmd.live_bundle(kubectl.Target(namespace=NS), concurrency=2, timeout=30, bar=bar)
+        bundle = kubectl.from_kubectl(kubectl.Target(namespace=NS), concurrency=2, timeout=30, progress=bar,
+                                      on_plan=bar.on_plan)
         got = [d.source for d in bundle.dumps]
     assert len(got) == len(names) - 1
     assert bar.failed == 1 and bar.nbytes == sum((fake.bundle / f"{n}.json").stat().st_size for n in names[1:])

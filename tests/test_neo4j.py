@@ -14,11 +14,11 @@ from conftest import EXAMPLE, meshgen
 from topo.cli.common import to_plain
 from topo.errors import TopoError
 from topo.ingest import pipeline, sources
-from topo.queries import blast, path, reach
-from topo.queries.graphapi import NxGraph
-from topo.stores.backend import SnapshotLoader
+from topo.queries import blast, check, mesh, path, reach, show
+from topo.stores import SnapshotLoader
 from topo.stores.neo4jgraph import CypherGraph
 from topo.stores.neo4jstore import Neo4jLoader, read_query
+from topo.stores.nxgraph import NxGraph
 from topo.stores.snapshot import SnapshotStore
 
 pytestmark = pytest.mark.neo4j
@@ -70,11 +70,17 @@ def assert_parity(nx: NxGraph, cy: CypherGraph) -> int:
             n += 1
         assert answer(reach.reach, nx, s) == answer(reach.reach, cy, s), s
         n += 1
+        for table in (show.listener_table, show.route_table, show.cluster_table, show.endpoint_table,
+                      show.endpoint_status_table):
+            assert answer(table, nx, s) == answer(table, cy, s), (table.__name__, s)
+            n += 1
     for svc in services:
         assert answer(reach.reach_to, nx, svc) == answer(reach.reach_to, cy, svc), svc
         assert answer(blast.blast, nx, svc) == answer(blast.blast, cy, svc), svc
         n += 2
-    return n
+    assert answer(check.check, nx) == answer(check.check, cy)
+    assert answer(mesh.mesh_model, nx) == answer(mesh.mesh_model, cy)
+    return n + 2
 
 
 def test_parity_on_the_example(neo4j_db, neo4j_uri, tmp_path):
@@ -95,7 +101,7 @@ def test_parity_on_generated_meshes(neo4j_db, neo4j_uri, tmp_path, seed, service
 
 
 def test_parity_of_sets_order_and_picks(neo4j_db, neo4j_uri, tmp_path):
-    """A config's members in dump order, and a name two entries carry (topo.schema's picks)."""
+    """A config's members in dump order, and a name two entries carry (topo.model.schema's picks)."""
     from test_sets import with_inbound
 
     a, b = two_versions_dumps()

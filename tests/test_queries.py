@@ -1,4 +1,5 @@
-"""path, reach and blast on the bundled example, on real dumps, and properties on generated meshes."""
+"""path, reach and blast on the bundled example and on real dumps (both backends), and properties on
+generated meshes (networkx: the properties are of the shared walker; test_neo4j holds the parity)."""
 
 from __future__ import annotations
 
@@ -9,26 +10,19 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import ingest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from topo.cli import app
-from topo.ingest import pipeline, sources
+from topo.model.names import parse_cluster_name
 from topo.queries import blast, path, reach
-from topo.queries.graphapi import NxGraph
-from topo.stores.backend import SnapshotLoader
-from topo.stores.snapshot import SnapshotStore
+from topo.stores import open_snapshot
+from topo.stores.hops import MeshGraph
 
 FQ = "publictest.istio-demo.svc.cluster.local"
 V1, V2 = f"outbound|9000|v1|{FQ}", f"outbound|9000|v2|{FQ}"
-
-
-def load(src: Path, tmp: Path) -> NxGraph:
-    st_ = SnapshotStore(tmp / "store")
-    res = pipeline.run(sources.from_path(src), SnapshotLoader(st_, None))
-    assert res.files, res.refused
-    return NxGraph(st_.load())
 
 
 # ---------------------------------------------------------------- the seed example
@@ -122,13 +116,13 @@ def test_cli_exit_codes_and_errors(tmp_path):
 
 
 # ---------------------------------------------------------------- real dumps
-def test_deathstarbench_geo_to_reviews(realdumps, tmp_path):
+def test_deathstarbench_geo_to_reviews(realdumps, tmp_path, graph_of):
     """geo (Istio 1.18, ns hr2) → reviews.default:9080. The dump's 0.0.0.0_9080 listener takes the
     hand-off (reviews' VIP 10.68.111.247 has no listener of its own), its HTTP chain uses RDS "9080",
     whose vhost `reviews.default.svc.cluster.local:9080` lists `reviews.default` (bare `reviews` is
     only for same-namespace clients), routes `default` → outbound|9080||reviews…, one HEALTHY endpoint."""
     shutil.copy(realdumps / "TZ-Zephrus__DeathStarBench/config_dump.json", tmp_path / "geo.json")
-    g = load(tmp_path / "geo.json", tmp_path)
+    g = graph_of(tmp_path / "geo.json")
     r = path.path(g, "geo", "reviews.default", port=9080)
     (a,) = r.answers
     assert [h.name for h in a.hops] == ["virtualOutbound", "0.0.0.0_9080", a.hops[2].name, "9080",
@@ -140,13 +134,13 @@ def test_deathstarbench_geo_to_reviews(realdumps, tmp_path):
         path.path(g, "geo", "reviews", port=9080)
 
 
-def test_bookinfo_productpage_reviews_is_nc(realdumps, tmp_path):
+def test_bookinfo_productpage_reviews_is_nc(realdumps, tmp_path, graph_of):
     """Istio 1.4 productpage after "reviews 50% v1 / 50% v3": route 9080's vhost for reviews splits
     between outbound|9080|v1|… and outbound|9080|v3|…, but no DestinationRule defines the subsets,
     so neither cluster is in CDS: both halves end in NC (503), nothing is delivered."""
     shutil.copy(realdumps / "hpcsc__bookinfo-envoy-config/envoy__config_dump__productpage-v1.json",
                 tmp_path / "productpage-v1.json")
-    g = load(tmp_path / "productpage-v1.json", tmp_path)
+    g = graph_of(tmp_path / "productpage-v1.json")
     r = path.path(g, "productpage", "reviews", port=9080)
     (a,) = r.answers
     assert a.outcome == "dead_end"
@@ -158,14 +152,14 @@ def test_bookinfo_productpage_reviews_is_nc(realdumps, tmp_path):
 
 
 # ---------------------------------------------------------------- properties on generated meshes
-def _mesh_graph(seed: int, services: int, pods: int) -> NxGraph:
+def _mesh_graph(seed: int, services: int, pods: int) -> MeshGraph:
     from topo.meshgen.random import random_mesh
     from topo.meshgen.writer import write_bundle
 
     tmp = Path(tempfile.mkdtemp(prefix="topo-prop-"))
     try:
         write_bundle(random_mesh(services=services, pods=pods, seed=seed), tmp / "mesh")
-        return load(tmp / "mesh", tmp)
+        return open_snapshot(ingest(tmp / "mesh", tmp / "store"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -207,8 +201,6 @@ def test_properties_on_generated_meshes(seed, services, pods):
     for s in g.services():
         for row in reach.reach_to(g, s["fqdn"]).rows:
             backward.add((row.config, row.destination, row.route, row.cluster, row.endpoint))
-    from topo.ingest.transform import parse_cluster_name
-
     known = {s["fqdn"] for s in g.services()}
     expect = {f for f in forward if parse_cluster_name(f[3])["fqdn"] in known}
     assert backward == expect

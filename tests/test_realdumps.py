@@ -117,7 +117,7 @@ def test_shared_parse_gives_the_same_rows(realdumps):
     ingest and once compacted, must give exactly the rows of a plain parse."""
     import orjson
 
-    from topo.rows import Rows
+    from topo.model.rows import Rows
 
     names = [n for n in sorted(COUNTS) if n.endswith(".json")]
     plain, shared = Rows(), Rows()

@@ -1,5 +1,5 @@
 """ResourceSets: proxy configs share their outbound sets, keep their dump order, and resolve
-by-name references inside themselves (topo.schema)."""
+by-name references inside themselves (topo.model.schema), on both backends."""
 
 from __future__ import annotations
 
@@ -15,21 +15,10 @@ from builders import (
     two_versions_dumps,
     virtual_outbound,
 )
+from conftest import rows_of
 
-from topo.ingest.pipeline import link
-from topo.ingest.transform import expand_runs, resource_part, runs, transform_bytes
-from topo.queries.graphapi import NxGraph
+from topo.model.names import expand_runs, resource_part, runs
 from topo.queries.path import path
-from topo.rows import Rows
-from topo.stores.snapshot import snapshot_of
-
-
-def ingest(*docs: dict) -> tuple[Rows, NxGraph]:
-    rows = Rows()
-    for i, d in enumerate(docs):
-        rows.merge(transform_bytes(orjson.dumps(d), f"d{i}.json").rows)
-    link(rows)
-    return rows, NxGraph(snapshot_of(rows, "t"))
 
 
 def with_inbound(doc: dict, port: int) -> dict:
@@ -60,10 +49,10 @@ def test_parts_follow_istio_naming():
     assert resource_part("route_config", "inbound|9080||", "static") == "inbound"
 
 
-def test_outbound_sets_are_shared_across_workloads():
+def test_outbound_sets_are_shared_across_workloads(graph_of):
     a = with_inbound(simple_mesh_dump(pod="alpha-1", ip="10.0.0.1"), 7001)
     b = with_inbound(simple_mesh_dump(pod="beta-1", ip="10.0.0.2"), 7002)
-    rows, g = ingest(a, b)
+    rows, g = rows_of(a, b), graph_of(a, b)
     configs = {p["config"] for p in g.pods()}
     assert len(configs) == 2
     sets = rows.nodes["ResourceSet"]
@@ -85,7 +74,7 @@ def test_outbound_sets_are_shared_across_workloads():
         assert round(sum(e.share for e in ans.endpoints), 9) == 1
 
 
-def test_members_come_back_in_dump_order():
+def test_members_come_back_in_dump_order(graph_of):
     doc = with_inbound(simple_mesh_dump(pod="alpha-1"), 7001)
     for c in doc["configs"]:
         if c["@type"].endswith("ClustersConfigDump"):
@@ -94,7 +83,7 @@ def test_members_come_back_in_dump_order():
             act = c["dynamic_active_clusters"]
             act.insert(2, {"cluster": cluster("inbound|7009||", type_="ORIGINAL_DST")})
             want_dynamic = [x["cluster"]["name"] for x in act]
-    _rows, g = ingest(doc)
+    g = graph_of(doc)
     (config,) = {p["config"] for p in g.pods()}
     got = [c["name"] for c in g.config_clusters(config)]
     assert sorted(got) == sorted(want_dynamic + ["agent"])
@@ -103,9 +92,9 @@ def test_members_come_back_in_dump_order():
     assert listeners == ["virtualOutbound", "0.0.0.0_8080", "virtualInbound"]
 
 
-def test_a_name_resolves_to_the_entry_in_force_in_each_config():
+def test_a_name_resolves_to_the_entry_in_force_in_each_config(graph_of):
     a, b = two_versions_dumps()
-    rows, g = ingest(a, b)
+    rows, g = rows_of(a, b), graph_of(a, b)
     # the route's by-name reference points at both versions, once each
     assert len(rows.rels["ROUTES_TO"]) == 2
     picks = [orjson.loads(p["picks"]) for p in rows.nodes["ProxyConfig"].values() if p["picks"]]
@@ -114,12 +103,12 @@ def test_a_name_resolves_to_the_entry_in_force_in_each_config():
     assert ends == {"a-1": ["10.1.0.1:8080"], "b-1": ["10.1.0.9:8080"]}
 
 
-def test_virtual_outbound_hands_off_within_its_config():
+def test_virtual_outbound_hands_off_within_its_config(graph_of):
     # two configs: a's listener on 9090 exists only there; b's hand-off must not find it
     a = dump(pod="a-1", listeners=[virtual_outbound(), http_listener(9090)],
              clusters=[cluster("outbound|9090||x.default.svc.cluster.local")],
              endpoints=[cla("outbound|9090||x.default.svc.cluster.local", [{"ip": "10.2.0.1", "port": 9090}])])
     b = dump(pod="b-1", ip="10.0.0.2", listeners=[virtual_outbound()])
-    _rows, g = ingest(a, b)
+    g = graph_of(a, b)
     cfg_b = next(p["config"] for p in g.pods() if p["name"] == "b-1")
     assert [l["name"] for l in g.listeners(cfg_b)] == ["virtualOutbound"]

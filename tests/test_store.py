@@ -13,7 +13,7 @@ import orjson
 from builders import simple_mesh_dump
 
 from topo.ingest import pipeline, sources
-from topo.stores.backend import SnapshotLoader
+from topo.stores import SnapshotLoader
 from topo.stores.snapshot import SnapshotStore
 
 RESOURCE_LABELS = ("ProxyConfig", "Listener", "FilterChain", "RouteConfig", "VirtualHost", "Route", "Cluster", "Endpoint")
@@ -121,7 +121,7 @@ KILLER = r"""
 import sys, orjson
 from topo.ingest import pipeline, sources
 from topo.stores.snapshot import SnapshotStore
-from topo.stores.backend import SnapshotLoader
+from topo.stores import SnapshotLoader
 import topo.stores.snapshot as snap
 orig = snap._atomic_write
 def slow(path, data):
@@ -181,7 +181,7 @@ def test_sigkill_at_random_points(tmp_path):
 def test_resource_cache_gives_the_same_rows_as_no_cache(tmp_path):
     """The ingest-wide resource cache skips rebuilding rows; the merged result must not change."""
     from topo.ingest.transform import transform_bytes
-    from topo.rows import Rows
+    from topo.model.rows import Rows
 
     d = tmp_path / "m"
     subprocess.run([sys.executable, "-m", "topo.meshgen", "random", "--services", "8", "--pods", "12",

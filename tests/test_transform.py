@@ -9,7 +9,8 @@ import pytest
 from builders import ADMIN, cla, cluster, dump, simple_mesh_dump, to_camel
 
 from topo.ingest.dump import DumpError
-from topo.ingest.transform import parse_cluster_name, transform_bytes, transform_dump
+from topo.ingest.transform import transform_bytes, transform_dump
+from topo.model.names import parse_cluster_name
 
 
 def rows_of(doc, name="x.json", clusters=None):

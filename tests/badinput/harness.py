@@ -25,9 +25,9 @@ SHOW = ("all", "listeners", "routes", "clusters", "endpoints")
 @contextlib.contextmanager
 def cached_graphs() -> Iterator[None]:
     """Open each (store, snapshot) once, however many questions ask it; build the CLI once."""
-    import topo.queries.graphapi as graphapi
+    import topo.stores as stores
 
-    real = graphapi.open_graph
+    real = stores.open_graph
     memo: dict[tuple[Any, ...], Any] = {}
 
     def cached(*, store: Any = None, snapshot: str | None = None, neo4j: str | None = None,
@@ -49,12 +49,12 @@ def cached_graphs() -> Iterator[None]:
             commands[id(a)] = real_get(a)
         return commands[id(a)]
 
-    graphapi.open_graph = cached  # type: ignore[assignment]
+    stores.open_graph = cached  # type: ignore[assignment]
     typer.testing._get_command = get_command  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        graphapi.open_graph = real  # type: ignore[assignment]
+        stores.open_graph = real  # type: ignore[assignment]
         typer.testing._get_command = real_get  # type: ignore[attr-defined]
 
 

@@ -14,7 +14,7 @@ from badinput.harness import ask, questions
 
 from topo.ingest import pipeline
 from topo.ingest.sources import Bundle, RawDump
-from topo.stores.backend import SnapshotLoader
+from topo.stores import SnapshotLoader
 from topo.stores.snapshot import SnapshotStore
 
 pytestmark = [pytest.mark.slow,

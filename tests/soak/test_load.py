@@ -95,8 +95,8 @@ def big_store() -> Any:
 def expected(big_store: Path) -> list[tuple[str, str, int, bytes]]:
     """200 (src, fqdn, port) questions and their answers, computed here, one at a time."""
     from topo.cli.common import to_plain
-    from topo.queries.graphapi import NxGraph
     from topo.queries.path import path
+    from topo.stores.nxgraph import NxGraph
     from topo.stores.snapshot import SnapshotStore
 
     snap = SnapshotStore(big_store).load()
@@ -118,7 +118,7 @@ def expected(big_store: Path) -> list[tuple[str, str, int, bytes]]:
 WARM = r"""
 import sys, time, orjson
 from topo.cli.common import to_plain
-from topo.queries.graphapi import NxGraph
+from topo.stores.nxgraph import NxGraph
 from topo.queries.path import path
 from topo.stores.snapshot import SnapshotStore
 store, qfile, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])

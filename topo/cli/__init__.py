@@ -1,10 +1,13 @@
-"""The `topo` command line: a thin layer over the library. Heavy modules load lazily."""
+"""The `topo` command line: a thin layer over the library. Heavy modules load lazily.
+
+One module per command, named after it; ``show`` and ``export`` are groups of their own.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from topo.cli import check_cmd, export_cmd, ingest_cmd, live_cmd, neo4j_cmd, query_cmd, show_cmd
+from topo.cli import blast, check, collect, cypher, diff, export, ingest, path, reach, show, snapshots
 
 app = typer.Typer(
     name="topo",
@@ -13,13 +16,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(ingest_cmd.app)
-app.add_typer(query_cmd.app)
-app.add_typer(show_cmd.app, name="show")
-app.add_typer(live_cmd.app)
-app.add_typer(neo4j_cmd.app)
-app.add_typer(export_cmd.app, name="export")
-app.add_typer(check_cmd.app)
+for _m in (ingest, path, reach, blast, show, collect, cypher, export, check, diff, snapshots):
+    if _m in (show, export):
+        app.add_typer(_m.app, name=_m.__name__.rsplit(".", 1)[-1])
+    else:
+        app.add_typer(_m.app)
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Diagrams of the questions' answers, as :class:`graphviz.Digraph` objects.
 
 One builder per kind: :func:`path_graph` (a ``PathResult``), :func:`egress_graph` (a
-``ReachResult``), :func:`mesh_graph` (the whole graph, through ``reach``) and
+``ReachResult``), :func:`mesh_graph` (a ``MeshModel``) and
 :func:`blast_graph` (a ``BlastResult``). Each fills a :class:`Scene` keyed by what the
 answer names (never by the user's text as an identifier); the scene then emits DOT with
 nodes, clusters and edges sorted and numbered (``n0001`` …) in that order, so the same
@@ -11,7 +11,6 @@ answer always gives byte-identical DOT. Every label goes through :mod:`topo.expo
 from __future__ import annotations
 
 import textwrap
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +19,10 @@ import graphviz
 
 from topo.export import style
 from topo.export.style import fold, label, pct
-from topo.ingest.transform import parse_cluster_name
+from topo.model.names import subset_of
 from topo.queries.blast import BlastResult
 from topo.queries.diff import DiffResult
-from topo.queries.graphapi import MeshGraph
+from topo.queries.mesh import MeshModel, MeshService, Split
 from topo.queries.path import PathResult
 from topo.queries.reach import ReachEntry, ReachResult
 
@@ -171,10 +170,6 @@ def cluster_lines(name: str) -> list[str]:
     return fold(name)
 
 
-def subset_of(cluster: str) -> str:
-    return str(parse_cluster_name(cluster)["subset"] or "")
-
-
 def pods_lines(pods: Sequence[str]) -> list[str]:
     """Pod ids (``ns/name``) under their namespace: ``ns/`` then one name a line."""
     out: list[str] = []
@@ -263,10 +258,6 @@ def path_graph(res: PathResult) -> graphviz.Digraph:
 
 
 # ---------------------------------------------------------------- egress
-def _service(e: ReachEntry) -> str:
-    return e.service or e.destination.rpartition(":")[0] or e.destination
-
-
 def _route_lines(e: ReachEntry) -> list[str]:
     port = e.destination.rpartition(":")[2]
     lines = [f":{port} {e.route}"]
@@ -302,7 +293,7 @@ def _egress_services(s: Scene, i: int, grp: Key, src: Key, entries: list[ReachEn
     routes: dict[str, set[tuple[str, str]]] = {}
     flags: dict[str, set[str]] = {}
     for e in entries:
-        svc = _service(e)
+        svc = e.service_host
         routes.setdefault(svc, set()).add((e.destination, e.route))
         if e.flag:
             flags.setdefault(svc, set()).add(e.flag)
@@ -321,7 +312,7 @@ def _egress_detail(s: Scene, i: int, grp: Key, src: Key, entries: list[ReachEntr
     shown: dict[tuple[str, str], int] = {}
     hidden: dict[tuple[str, str], int] = {}
     for e in entries:
-        svc = _service(e)
+        svc = e.service_host
         sg = s.group((i, svc), label(svc), parent=grp, style="rounded,filled", fillcolor="#fafafa")
         rk = s.node((i, 1, svc, e.destination, e.route), "route", label(*_route_lines(e)), sg)
         s.edge(src, rk)
@@ -351,91 +342,6 @@ def _egress_detail(s: Scene, i: int, grp: Key, src: Key, entries: list[ReachEntr
 
 
 # ---------------------------------------------------------------- mesh
-@dataclass
-class MeshEdge:
-    """What one workload's proxy does with one service's traffic."""
-
-    splits: set[tuple[int, str]] = field(default_factory=set)  # (port, "v1 90% / v2 10%") when not plain
-    flags: set[str] = field(default_factory=set)
-
-
-@dataclass
-class MeshService:
-    namespace: str  # "" outside the cluster
-    ports: set[tuple[int, str]] = field(default_factory=set)  # (port, http|tcp)
-    backends: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # workload -> subsets
-
-
-@dataclass
-class MeshModel:
-    namespace: str | None
-    workloads: dict[tuple[str, str], int]  # (namespace, workload) -> pods
-    services: dict[str, MeshService]  # fqdn
-    calls: dict[tuple[tuple[str, str], str], MeshEdge]  # (workload, fqdn)
-
-
-def _workload(p: dict[str, Any]) -> tuple[str, str]:
-    return (p["namespace"] or "", p["workload"] or p["app"] or p["name"])
-
-
-def _svc_namespace(fqdn: str, known: dict[str, str]) -> str:
-    if fqdn in known:
-        return known[fqdn]
-    parts = fqdn.split(".")
-    return parts[1] if len(parts) >= 4 and parts[2] == "svc" else ""
-
-
-def _split_text(fracs: dict[str, tuple[float, str | None]]) -> str:
-    """``v1 90% / v2 10%``; "" for a plain route (one cluster, no subset, no dead end)."""
-    if len(fracs) == 1:
-        ((c, (_f, fl)),) = fracs.items()
-        if not subset_of(c) and not fl:
-            return ""
-    return " / ".join(f"{subset_of(c) or 'all'} {pct(f)}" + (f" {fl}" if fl else "")
-                      for c, (f, fl) in sorted(fracs.items(), key=lambda kv: (-kv[1][0], kv[0])))
-
-
-def mesh_model(g: MeshGraph, namespace: str | None = None) -> MeshModel:
-    """Who routes to what: ``reach`` on one pod per distinct config, grouped by the pods' workload.
-    ``namespace`` filters the source workloads; destinations may be anywhere."""
-    from topo.errors import TopoError
-    from topo.queries.reach import reach
-
-    pods = g.pods()
-    wl_of = {p["id"]: _workload(p) for p in pods}
-    npods = Counter(wl_of.values())
-    known = {sv["fqdn"]: sv["namespace"] or "" for sv in g.services()}
-    sources = [p for p in pods if not namespace or p["namespace"] == namespace]
-    if not sources:
-        raise TopoError("no ingested pod" + (f" in namespace {namespace}" if namespace else ""), 2)
-    by_config: dict[str, list[str]] = {}
-    for p in sources:
-        by_config.setdefault(p["config"], []).append(p["id"])
-    m = MeshModel(namespace, {wl_of[p["id"]]: npods[wl_of[p["id"]]] for p in sources}, {}, {})
-    for config in sorted(by_config, key=lambda c: by_config[c][0]):
-        ids = by_config[config]
-        answer = next(a for a in reach(g, ids[0]).answers if a.config == config)
-        routes: dict[tuple[str, str, str], dict[str, tuple[float, str | None]]] = {}
-        for e in answer.entries:
-            # the edge goes where the traffic lands: the cluster's service (a vhost may route elsewhere)
-            fq = str(parse_cluster_name(e.cluster)["fqdn"] or "") or _service(e)
-            sv = m.services.setdefault(fq, MeshService(_svc_namespace(fq, known)))
-            fr = routes.setdefault((fq, e.destination, e.route), {})
-            fr[e.cluster] = (e.cluster_fraction, e.flag or fr.get(e.cluster, (0.0, None))[1])
-            if e.pod and e.pod in wl_of:
-                sv.backends.setdefault(wl_of[e.pod], set()).add(subset_of(e.cluster))
-        for (fq, dest, route), fracs in routes.items():
-            port = int(dest.rpartition(":")[2]) if dest.rpartition(":")[2].isdigit() else 0
-            m.services[fq].ports.add((port, "tcp" if route == "(tcp)" else "http"))
-            text = _split_text(fracs)
-            for w in sorted({wl_of[pid] for pid in ids}):
-                me = m.calls.setdefault((w, fq), MeshEdge())
-                if text:
-                    me.splits.add((port, text))
-                me.flags |= {fl for _f, fl in fracs.values() if fl}
-    return m
-
-
 def _short(fqdn: str, ns: str) -> str:
     parts = fqdn.split(".")
     return parts[0] if ns and len(parts) >= 4 and parts[1] == ns and parts[2] == "svc" else fqdn
@@ -456,8 +362,13 @@ def _service_lines(fq: str, sv: MeshService) -> list[str]:
     return lines
 
 
-def mesh_graph(g: MeshGraph, namespace: str | None = None) -> graphviz.Digraph:
-    m = mesh_model(g, namespace)
+def _split_text(split: Split) -> str:
+    """``v1 90% / v2 10%``."""
+    return " / ".join(f"{subset} {pct(f)}" + (f" {fl}" if fl else "") for subset, f, fl in split)
+
+
+def mesh_graph(m: MeshModel) -> graphviz.Digraph:
+    namespace = m.namespace
     s = Scene("topo mesh" + (f" -n {namespace}" if namespace else " (all namespaces)")
               + ": workload → service, from config")
     for ns in sorted({w[0] for w in m.workloads} | {sv.namespace for sv in m.services.values()}):
@@ -471,7 +382,7 @@ def mesh_graph(g: MeshGraph, namespace: str | None = None) -> graphviz.Digraph:
     for ((wns, wl), fq), me in sorted(m.calls.items()):
         sv = m.services[fq]
         ports = {p for p, _ in sv.ports}
-        lines = [(f":{p} " if len(ports) > 1 else "") + t for p, t in sorted(me.splits)]
+        lines = [(f":{p} " if len(ports) > 1 else "") + t for p, t in sorted((p, _split_text(sp)) for p, sp in me.splits)]
         if len(lines) > MAX_EDGE_LINES:
             lines = [*lines[:MAX_EDGE_LINES - 1], f"+{len(lines) - MAX_EDGE_LINES + 1} more"]
         # plain routing recedes; a split (or a dead end) stands out, its label tied to it

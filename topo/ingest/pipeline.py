@@ -12,17 +12,15 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-
 from topo.ingest.dump import DumpError, parse_json
 from topo.ingest.sources import Bundle, RawDump
 from topo.ingest.transform import DumpResult, Summary, transform_bytes
-from topo.rows import Rows, jdump
+from topo.model.names import owner_workload
+from topo.model.rows import Rows, jdump
 from topo.util import as_dict, as_list, as_str
 
 EXIT_OK = 0
@@ -155,16 +153,6 @@ def _items(data: bytes | None, what: str, res: IngestResult) -> list[dict[str, A
     return [i for i in items if isinstance(i, dict)]
 
 
-def _owner_workload(meta: dict[str, Any]) -> str:
-    for o in as_list(meta.get("ownerReferences")):
-        if isinstance(o, dict) and isinstance(o.get("name"), str):
-            name = o["name"]
-            if o.get("kind") == "ReplicaSet":
-                name = re.sub(r"-[a-z0-9]{5,10}$", "", name)
-            return name
-    return ""
-
-
 def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | None) -> None:
     """Add what ``kubectl get pods|svc -o json`` knows: labels, node, owner, service VIPs."""
     rows = res.rows
@@ -197,7 +185,7 @@ def enrich(res: IngestResult, pods_json: bytes | None, services_json: bytes | No
             ips = [status["podIP"]]
         if ips and not p.get("ips"):
             p["ips"], p["ip"] = ips, ips[0]
-        owner = _owner_workload(meta)
+        owner = owner_workload(as_list(meta.get("ownerReferences")))
         if owner and (not p.get("workload") or p["workload"] == p["name"]):
             p["workload"] = owner
     for item in _items(services_json, "services.json", res):
@@ -284,7 +272,3 @@ def summary_dict(res: IngestResult) -> dict[str, Any]:
         "refused": [{"source": s, "reason": r} for s, r in res.refused],
         "notes": res.notes + [f"{f.source}: {n}" for f in res.files for n in f.notes],
     }
-
-
-def dumps_json(obj: Any) -> str:
-    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()

@@ -64,13 +64,6 @@ def _is_dump_name(p: Path) -> bool:
     return n.endswith(_DUMP_SUFFIXES) or n.startswith("config_dump")
 
 
-def _display(p: Path, root: Path) -> str:
-    try:
-        return str(p.relative_to(root.parent)) if root.is_dir() else str(p)
-    except ValueError:
-        return str(p)
-
-
 def from_path(path: str | os.PathLike[str]) -> Bundle:
     """A file or a directory of dumps."""
     root = Path(path)

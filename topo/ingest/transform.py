@@ -25,7 +25,9 @@ from topo.ingest.dump import (
     parse_json,
     to_snake,
 )
-from topo.rows import Rows, content_key, jdump
+from topo.model.names import istio_config, parse_cluster_name, proxy_workload, resource_part, runs
+from topo.model.rows import Rows, content_key, jdump
+from topo.model.schema import SCHEMA
 from topo.util import is_ip as _is_ip
 
 HCM_NAMES = ("envoy.filters.network.http_connection_manager", "envoy.http_connection_manager")
@@ -168,53 +170,6 @@ def socket_addr(addr: Any) -> tuple[str, int]:
     return "", 0
 
 
-def parse_cluster_name(name: str) -> dict[str, Any]:
-    """Istio cluster-name parts (§7 "Names"): direction, port, subset, FQDN."""
-    if "|" in name:
-        parts = name.split("|")
-        if len(parts) == 4:
-            d, port, subset, fqdn = parts
-            return {"direction": d, "port": _int(port), "subset": subset, "fqdn": fqdn}
-    m = re.match(r"^(outbound|inbound)_\.(\d+)_\.([^_]*)_\.(.+)$", name)
-    if m:
-        return {"direction": m[1], "port": int(m[2]), "subset": m[3], "fqdn": m[4]}
-    return {"direction": "", "port": 0, "subset": "", "fqdn": ""}
-
-
-def resource_part(kind: str, name: str, state: str, direction: str = "") -> str:
-    """Which ResourceSet of its config a resource goes to: ``inbound``, ``static`` or ``outbound``.
-
-    Not an Envoy rule but Istio's layout: a sidecar's inbound side (``virtualInbound``,
-    INBOUND listeners, ``inbound|…`` clusters and route configs) is its workload's own,
-    bootstrap (static) resources are the same in every pod, and the outbound side is the
-    same for every sidecar that sees the same services.  Splitting on that line lets
-    configs share their sets, whatever the workload (topo.schema)."""
-    if name.startswith("inbound|") or (kind == "listener" and (direction == "INBOUND" or name == "virtualInbound")):
-        return "inbound"
-    return "static" if state == "static" else "outbound"
-
-
-def runs(positions: list[int]) -> list[int]:
-    """Increasing positions as flat ``[start, length, …]`` runs: ``[0, 1, 2, 7] → [0, 3, 7, 1]``."""
-    out: list[int] = []
-    for p in positions:
-        if out and out[-2] + out[-1] == p:
-            out[-1] += 1
-        else:
-            out += [p, 1]
-    return out
-
-
-def expand_runs(flat: list[int] | None) -> list[int]:
-    """The inverse of :func:`runs`."""
-    flat = flat or []
-    return [p for i in range(0, len(flat) - 1, 2) for p in range(flat[i], flat[i] + flat[i + 1])]
-
-
-def istio_config(meta: Any) -> str:
-    return _str(_d(_d(_d(meta).get("filter_metadata")).get("istio")).get("config"))
-
-
 def _typed(filt: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A network/listener filter's kind and config, v3 ``typed_config`` or v2 ``config`` (§1, §4)."""
     tc = _d(filt.get("typed_config"))
@@ -350,10 +305,6 @@ def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
     if isinstance(inst, str) and inst:
         ips = [i.strip() for i in inst.split(",") if i.strip()]
     labels = {str(k): str(v) for k, v in _d(meta.get("LABELS")).items()}
-    workload = _str(meta.get("WORKLOAD_NAME"))
-    if not workload:
-        owner = _str(meta.get("OWNER"))
-        workload = owner.rsplit("/", 1)[-1] if owner else labels.get("app", "")
     if not name:
         name = fallback_name
     return PodInfo(
@@ -361,7 +312,7 @@ def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
         namespace=ns,
         ips=ips,
         labels=labels,
-        workload=workload or labels.get("app", "") or name,
+        workload=proxy_workload(_str(meta.get("WORKLOAD_NAME")), _str(meta.get("OWNER")), labels, name),
         istio_version=_str(meta.get("ISTIO_VERSION")),
         proxy_type=proxy_type,
         node_name=_str(meta.get("NODE_NAME")),
@@ -384,12 +335,16 @@ def _endpoint_rows(cla: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
             lbe = _d(lbe)
             ep = _d(lbe.get("endpoint"))
             ip, port = socket_addr(ep.get("address"))
+            # A missing health_status means UNKNOWN, which counts as healthy (§1, §8).
+            health = _str(lbe.get("health_status")) or "UNKNOWN"
             out.append({
                 "ip": ip,
                 "port": port,
                 "address": f"{ip}:{port}" if port else ip,
-                # A missing health_status means UNKNOWN, which counts as healthy (§1, §8).
-                "health": _str(lbe.get("health_status")) or "UNKNOWN",
+                "health": health,
+                "eds_health": health,
+                "outlier_failed": False,
+                "endpoint_id": _str(_d(_d(ep.get("address")).get("envoy_internal_address")).get("endpoint_id")),
                 "weight": max(_int(lbe.get("load_balancing_weight"), 1), 0) or 1,
                 "priority": max(prio, 0),
                 "locality": locality,
@@ -408,13 +363,16 @@ def _status_endpoint_rows(cs: dict[str, Any]) -> list[dict[str, Any]]:
         ip, port = socket_addr(hs.get("address"))
         h = _d(hs.get("health_status"))
         failed = any(v is True for k, v in h.items() if k.startswith("failed") or k == "pending_dynamic_removal")
-        health = "UNHEALTHY" if failed else (_str(h.get("eds_health_status")) or "HEALTHY")
+        eds = _str(h.get("eds_health_status")) or "HEALTHY"
         lo = _d(hs.get("locality"))
         out.append({
             "ip": ip,
             "port": port,
             "address": f"{ip}:{port}" if port else ip,
-            "health": health,
+            "health": "UNHEALTHY" if failed else eds,
+            "eds_health": eds,
+            "outlier_failed": h.get("failed_outlier_check") is True,
+            "endpoint_id": "",
             "weight": max(_int(hs.get("weight"), 1), 1),
             "priority": _int(hs.get("priority")),
             "locality": "/".join(_str(lo.get(k)) for k in ("region", "zone", "sub_zone")).rstrip("/"),
@@ -975,9 +933,11 @@ class _Builder:
     def finish(self, pod: PodInfo) -> str:
         # Only dynamic_active and static resources carry traffic (§1); every state is a member.
         sets: list[list[Any]] = []
-        for kind, rel, prefix, keys in (("listener", "HAS_LISTENER", "", self.listener_keys),
-                                        ("route_config", "HAS_ROUTE_CONFIG", "r", self.rc_keys),
-                                        ("cluster", "HAS_CLUSTER", "c", self.cluster_keys)):
+        members_of = {"listener": ("", self.listener_keys), "route_config": ("r", self.rc_keys),
+                      "cluster": ("c", self.cluster_keys)}
+        for kind, member_rel in SCHEMA.set_kinds.items():
+            rel = member_rel.type
+            prefix, keys = members_of[kind]
             by_part: dict[str, list[tuple[int, str]]] = {}
             for pos, k in enumerate(dict.fromkeys(keys)):
                 by_part.setdefault(self.part_of[prefix + k], []).append((pos, k))
@@ -988,11 +948,12 @@ class _Builder:
                     self._memo(skey, lambda skey=skey, kind=kind, part=part, rel=rel, members=members:
                                self._set(skey, kind, part, rel, members))
                     sets.append([skey, runs([p for p, _k in by_part[part]])])
-        # Names several resolvable resources carry: which one this proxy uses (topo.schema).
+        # Names several resolvable resources carry: which one this proxy uses (topo.model.schema).
+        by_name = {"route_config": self.rc_by_name, "cluster": self.active_cluster_by_name}
         picks: dict[str, dict[str, str]] = {}
         for (kind, name), keys in sorted(self.resolvable.items()):
             if len(keys) > 1:
-                chosen = self.rc_by_name.get(name) if kind == "route_config" else self.active_cluster_by_name.get(name)
+                chosen = by_name[kind].get(name)
                 if chosen:
                     picks.setdefault(kind, {})[name] = chosen
         ckey = content_key("P", sets, picks)
@@ -1009,10 +970,9 @@ class _Builder:
         # By-name references, resolved in this config, stored once per (source, target).
         done: set[tuple[str, str, str]] = set()
         for type_, src, ref, props in self.config_edges:
-            if type_ == "USES_ROUTE_CONFIG":
-                dst = ref[1:] if ref.startswith("#") else self.rc_by_name.get(ref)
-            else:
-                dst = self.active_cluster_by_name.get(ref)
+            kind = SCHEMA.rel(type_).by_name
+            # "#KEY": the chain's own inline route config, not a name to resolve
+            dst = ref[1:] if kind == "route_config" and ref.startswith("#") else by_name[kind].get(ref)
             if dst and (type_, src, dst) not in done:
                 done.add((type_, src, dst))
                 if (type_, src, dst) not in self.emitted:

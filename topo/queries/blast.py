@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from topo.errors import TopoError
-from topo.queries.graphapi import MeshGraph
 from topo.queries.reach import ReachEntry, config_reach, resolve_target
+from topo.stores.hops import MeshGraph
 
 EPS = 1e-12
 

@@ -37,39 +37,21 @@ per-route-config part of the check runs once per distinct route config, not once
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from topo.ingest.transform import parse_cluster_name
+from topo.model.names import istio_object, parse_cluster_name, workload_key
+from topo.model.names import short_service as _short
+from topo.model.rows import jload
 from topo.queries import envoy
-from topo.queries.envoy import jload
-from topo.queries.graphapi import MeshGraph, Props
 from topo.queries.walk import BLACKHOLE
+from topo.stores.hops import MeshGraph, Props
 from topo.util import pct as _pct
-from topo.util import short_service as _short
 
 SEVERITIES = ("error", "warning", "info")
 LIVE_STATES = ("static", "active", "error")
 MAX_DETAILS = 20
-
-
-# ---------------------------------------------------------------- Istio metadata
-_ISTIO_PATH = re.compile(r"^/apis/(?P<group>[^/]+)/(?P<ver>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<kind>[^/]+)/(?P<name>[^/]+)/?$")
-
-
-def istio_object(path: str | None) -> str:
-    """``/apis/networking.istio.io/v1/namespaces/ns/virtual-service/name`` → ``VirtualService ns/name``.
-
-    Any API group and version (1.4-era dumps say ``/apis/networking/v1alpha3/…``)."""
-    if not path:
-        return ""
-    m = _ISTIO_PATH.match(path)
-    if not m:
-        return path
-    kind = "".join(p[:1].upper() + p[1:] for p in m["kind"].split("-"))
-    return f"{kind} {m['ns']}/{m['name']}"
 
 
 # ---------------------------------------------------------------- results
@@ -612,11 +594,6 @@ def _drift(g: MeshGraph, chk: _Checker, workloads: dict[str, dict[str, list[str]
                 [f"reached by: {', '.join(with_[:5])}" + (" …" if len(with_) > 5 else "")]), without)
 
 
-def workload_key(p: Props) -> str:
-    wl = p["workload"] or p["app"] or p["name"]
-    return f"{p['namespace']}/{wl}" if p["namespace"] else wl
-
-
 # ---------------------------------------------------------------- entry point
 def check(g: MeshGraph, namespace: str | None = None, pod: str | None = None, drift: bool = True) -> CheckResult:
     """Every finding for the pods selected (all pods, those of ``namespace``, or ``pod``)."""
@@ -643,9 +620,3 @@ def check(g: MeshGraph, namespace: str | None = None, pod: str | None = None, dr
                 workloads.setdefault(wk, {}).setdefault(p["config"], []).append(p["id"])
         _drift(g, chk, workloads)
     return chk.result(len(selected), len(by_config))
-
-
-def first_names(pods: Iterable[str], n: int = 3) -> str:
-    pods = list(pods)
-    head = ", ".join(pods[:n])
-    return head + (f", … (+{len(pods) - n})" if len(pods) > n else "")

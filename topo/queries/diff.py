@@ -1,6 +1,6 @@
 """``topo diff A B``: what changed between two graphs, by traffic first, then by config.
 
-Both sides are :class:`~topo.queries.graphapi.MeshGraph`\\ s (two embedded snapshots, or a
+Both sides are :class:`~topo.stores.hops.MeshGraph`\\ s (two embedded snapshots, or a
 snapshot and the live Neo4j graph), so the comparison never looks at JSON: it compares where
 requests go.
 
@@ -26,17 +26,15 @@ and is never looked into.
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from topo.ingest.transform import parse_cluster_name
-from topo.queries.envoy import jload
-from topo.queries.graphapi import MeshGraph, Props
+from topo.model.names import parse_cluster_name, short_service, workload_key
+from topo.model.rows import jload
 from topo.queries.reach import ReachEntry, config_reach
-from topo.util import is_ip, pct, short_service
+from topo.stores.hops import MeshGraph, Props
+from topo.util import is_ip, pct
 
 EPS = 1e-9
 
@@ -105,11 +103,6 @@ def cluster_label(cluster: str, destination: str) -> str:
 
 
 # ---------------------------------------------------------------- one side: workloads and their traffic
-def workload_of(p: Props) -> str:
-    wl = p["workload"] or p["app"] or p["name"]
-    return f"{p['namespace']}/{wl}" if p["namespace"] else wl
-
-
 @dataclass
 class _RouteShares:
     clusters: dict[str, float] = field(default_factory=dict)
@@ -128,7 +121,7 @@ class _Side:
         self.g = g
         self.workloads: dict[str, dict[str, list[Props]]] = {}
         for p in g.pods():
-            self.workloads.setdefault(workload_of(p), {}).setdefault(p["config"], []).append(p)
+            self.workloads.setdefault(workload_key(p), {}).setdefault(p["config"], []).append(p)
         self._reach: dict[str, list[ReachEntry]] = {}
         self._resources: dict[str, dict[tuple[str, str], str]] = {}
         self._summary: dict[tuple[str, str], dict[str, Any]] = {}
@@ -549,69 +542,3 @@ def diff(a: MeshGraph, b: MeshGraph, src: str | None = None, dst: str | None = N
                if t_ok(t)]
     config = [c for c in _config_diff(sa, sb, workloads) if c_ok(c)]
     return DiffResult(a_name, b_name, src, dst, traffic, config)
-
-
-# ---------------------------------------------------------------- snapshot history
-@dataclass
-class SnapshotInfo:
-    name: str
-    current: bool
-    pods: int | None
-    time: str  # when it was written (UTC, from the file)
-    origin: str
-
-
-def _light_meta(path: Any) -> dict[str, Any]:
-    """A snapshot's ``meta`` without parsing its (possibly huge) node lists: it is written
-    right after ``format``, so it sits in the first bytes of the file."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(65536).decode("utf-8", "replace")
-        i = head.find('"meta":')
-        if i >= 0:
-            meta, _end = json.JSONDecoder().raw_decode(head, i + len('"meta":'))
-            if isinstance(meta, dict):
-                return meta
-    except (OSError, ValueError):
-        pass
-    return {}
-
-
-def snapshot_infos(store: Any) -> list[SnapshotInfo]:
-    """Every snapshot of an embedded store, oldest first."""
-    cur = store.current_name()
-    out = []
-    for n in store.names():
-        path = store.snapdir / f"{n}.json"
-        try:
-            mtime = os.stat(path).st_mtime
-        except OSError:
-            continue
-        meta = _light_meta(path)
-        pods = meta.get("pods")
-        out.append((mtime, SnapshotInfo(n, n == cur, pods if isinstance(pods, int) else None,
-                                        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime)),
-                                        str(meta.get("origin") or ""))))
-    out.sort(key=lambda x: (x[0], x[1].name))
-    return [i for _t, i in out]
-
-
-def prune(store: Any, keep: int) -> list[str]:
-    """Delete all but the newest ``keep`` snapshots (by write time), never the current one."""
-    return list(store.prune(keep))
-
-
-def resolve_snapshot(store: Any, name: str) -> str:
-    """``current`` names the current snapshot (unless a snapshot is literally called that)."""
-    from topo.errors import TopoError
-
-    names = store.names()
-    if name in names:
-        return name
-    if name == "current":
-        cur = store.current_name()
-        if cur is None:
-            raise TopoError(f"no current snapshot in {store.root}", 2)
-        return str(cur)
-    hint = ", ".join(names[-5:]) or "none"
-    raise TopoError(f"no snapshot {name!r} in {store.root} (latest: {hint}; `topo snapshots` lists them)", 2)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+from topo.model.rows import jload
 
 Props = dict[str, Any]
 
@@ -36,12 +36,6 @@ class Request:
     http: bool = True
     sni: str = ""
     scheme: str = "http"
-
-
-def jload(s: Any) -> Any:
-    if s is None or s == "":
-        return None
-    return orjson.loads(s) if isinstance(s, str | bytes) else s
 
 
 def _family(ip: str) -> int:
@@ -254,7 +248,7 @@ def route_matches(match: Props, req: Request) -> bool:
     path = req.path.split("?", 1)[0]
     query = req.path.split("?", 1)[1] if "?" in req.path else ""
     cs = match.get("case_sensitive", True)
-    p, pm = (path, None) if cs else (path.lower(), None)
+    p = path if cs else path.lower()
     if "prefix" in match:
         pre = match["prefix"] if cs else str(match["prefix"]).lower()
         if not p.startswith(pre):
@@ -278,7 +272,6 @@ def route_matches(match: Props, req: Request) -> bool:
             return False
     elif "path_match_policy" in match:
         return False  # an extension topo does not evaluate
-    del pm
     hdrs = {k.lower(): v for k, v in req.headers.items()}
     hdrs.setdefault(":method", req.method)
     hdrs.setdefault(":authority", req.host)
@@ -427,7 +420,6 @@ def endpoint_shares(cluster: Props, endpoints: Sequence[Props], failed: frozense
 def _spread(cluster: Props, pool: list[Props], load: float, shares: dict[str, float]) -> None:
     """Within a priority: by locality weight when locality-weighted LB is on, else pooled (§8 step 6–7)."""
     if cluster.get("locality_weighted"):
-        opf = int(cluster.get("overprovisioning_factor") or 140)
         locs: dict[str, list[Props]] = {}
         for e in pool:
             locs.setdefault(e.get("locality") or "", []).append(e)
@@ -439,7 +431,6 @@ def _spread(cluster: Props, pool: list[Props], load: float, shares: dict[str, fl
             eff[loc] = float(w)
         tot = sum(eff.values())
         if tot > 0:
-            del opf
             for loc, eps in locs.items():
                 ws = sum(int(e.get("weight") or 1) for e in eps)
                 for e in eps:

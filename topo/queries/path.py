@@ -1,11 +1,11 @@
 """``topo path SRC DST``: where one request from SRC to DST goes, and each endpoint's share.
 
->>> # r = path(g, "integration", "publictest")
->>> # [(c.name, c.fraction) for c in r.answers[0].clusters]
->>> # [('outbound|9000|v1|publictest…', 0.9), ('outbound|9000|v2|publictest…', 0.1)]
+On the bundled example (``topo ingest --from examples/istio-demo``), ``path(g, "integration",
+"publictest")`` gives one answer whose clusters are v1 at 0.9 and v2 at 0.1 (tests/test_queries.py
+checks it).
 
 The walk is Envoy's (ENVOY-SEMANTICS.md §2–§9), done once per distinct proxy config among
-SRC's pods. Both backends answer through :class:`~topo.queries.graphapi.MeshGraph`: the
+SRC's pods. Both backends answer through :class:`~topo.stores.hops.MeshGraph`: the
 networkx hops, or the Cypher hops in ``topo.stores.neo4jgraph``.
 """
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from topo.queries.graphapi import MeshGraph
 from topo.queries.resolve import make_request, resolve_destination, resolve_source
 from topo.queries.walk import ClusterShare, DeadEnd, EndpointShare, Hop, Walker
+from topo.stores.hops import MeshGraph
 
 
 @dataclass

@@ -5,7 +5,7 @@ endpoint, destination pod and the endpoint's share of that route's requests.
 ``reach --to`` is its exact inverse: every source whose reach has an entry landing on DST
 (a service, a cluster name, a pod or an IP). The reverse step, from DST back to the routes,
 listeners and proxy configs that can lead to it, is a reverse traversal of the graph
-(:meth:`MeshGraph.upstream`: networkx in-edges, or Cypher in ``topo.stores.neo4jgraph``);
+(:meth:`~topo.stores.hops.MeshGraph.upstream`: networkx in-edges, or Cypher in ``topo.stores.neo4jgraph``);
 the shares come from the same forward walk, restricted to what the reverse step found.
 """
 
@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from topo.errors import TopoError
-from topo.ingest.transform import parse_cluster_name
-from topo.queries.envoy import jload
-from topo.queries.graphapi import MeshGraph, Props, Upstream
-from topo.queries.resolve import resolve_source
+from topo.model.names import parse_cluster_name
+from topo.model.rows import jload
+from topo.queries.resolve import resolve_source, split_hostport
 from topo.queries.walk import BLACKHOLE, PASSTHROUGH, Split, Walker
+from topo.stores.hops import MeshGraph, Props, Upstream
+from topo.util import is_ip
 
 INBOUND_PORTS = (15006, 15090, 15021, 15000, 15020)
 
@@ -40,6 +41,11 @@ class ReachEntry:
     pod: str | None
     share: float  # of this (destination, route)'s requests
     flag: str | None
+
+    @property
+    def service_host(self) -> str:
+        """The service this entry is about: the vhost's or tcp cluster's host."""
+        return self.service or self.destination.rpartition(":")[0] or self.destination
 
 
 @dataclass
@@ -196,15 +202,13 @@ class Target:
 
 
 def resolve_target(g: MeshGraph, text: str, namespace: str | None = None) -> Target:
-    from topo.queries.resolve import _is_ip, _split_hostport
-
     if text.count("|") == 3 or text in ("PassthroughCluster", "BlackHoleCluster"):
         cls = g.find_clusters(names=[text])
         if not cls:
             raise TopoError(f"no cluster named {text!r} in the graph", 2)
         return Target(text, "cluster", text, None, [], [c["key"] for c in cls])
-    host, port = _split_hostport(text)
-    if _is_ip(host):
+    host, port = split_hostport(text)
+    if is_ip(host):
         eps = g.find_endpoints(ips=[host])
         eps = [e for e in eps if port is None or e["port"] == port]
         return Target(text, "ip", host, port, [e["key"] for e in eps], sorted(g.clusters_of_endpoints(e["key"] for e in eps)),

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from topo.errors import TopoError
 from topo.queries.envoy import Request
-from topo.queries.graphapi import MeshGraph, Props
-from topo.util import is_ip as _is_ip
+from topo.stores.hops import MeshGraph, Props
+from topo.util import is_ip
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Destination:
     notes: list[str] = field(default_factory=list)
 
 
-def _split_hostport(s: str) -> tuple[str, int | None]:
+def split_hostport(s: str) -> tuple[str, int | None]:
     if s.startswith("["):
         end = s.find("]")
         host, rest = s[1:end], s[end + 1:]
@@ -96,7 +96,7 @@ def resolve_destination(g: MeshGraph, dst: str, grp: SourceGroup, port: int | No
         upath = (u.path or "/") + (f"?{u.query}" if u.query else "")
         if port is None and u.port is None and scheme in ("http", "https"):
             port = 80 if scheme == "http" else 443
-    host, p = _split_hostport(raw)
+    host, p = split_hostport(raw)
     if p is not None:
         if port is not None and port != p:
             raise TopoError(f"--port {port} contradicts the port in {dst!r}", 2)
@@ -105,7 +105,7 @@ def resolve_destination(g: MeshGraph, dst: str, grp: SourceGroup, port: int | No
     svc: Props | None = None
     ip: str | None = None
     fqdn = ""
-    if _is_ip(host):
+    if is_ip(host):
         ip = host
         svc = next((s for s in services if host in (s["vips"] or [])), None)
     else:
@@ -126,7 +126,7 @@ def resolve_destination(g: MeshGraph, dst: str, grp: SourceGroup, port: int | No
                             f"(give an IP:PORT, or ingest services.json)", 2)
     if svc is not None:
         fqdn = svc["fqdn"]
-        vips = [v for v in svc["vips"] or [] if _is_ip(v)]
+        vips = [v for v in svc["vips"] or [] if is_ip(v)]
         if ip is None and vips:
             ip = vips[0]
         if port is None:

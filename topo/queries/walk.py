@@ -1,6 +1,6 @@
 """The walk a request takes through one proxy config, shared by path, reach and blast.
 
-Backend-neutral: it calls :class:`~topo.queries.graphapi.MeshGraph` hops and applies
+Backend-neutral: it calls :class:`~topo.stores.hops.MeshGraph` hops and applies
 :mod:`topo.queries.envoy`'s rules. Section numbers refer to ``ENVOY-SEMANTICS.md``.
 """
 
@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from topo.model.rows import jload
 from topo.queries import envoy
-from topo.queries.envoy import Request, jload
-from topo.queries.graphapi import MeshGraph, Props
+from topo.queries.envoy import Request
+from topo.stores.hops import MeshGraph, Props
 
 PASSTHROUGH = ("PassthroughCluster", "InboundPassthroughCluster", "InboundPassthroughClusterIpv4",
                "InboundPassthroughClusterIpv6")

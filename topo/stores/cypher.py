@@ -1,4 +1,4 @@
-"""Cypher generated from :data:`topo.schema.SCHEMA`.
+"""Cypher generated from :data:`topo.model.schema.SCHEMA`.
 
 Labels, relationship types and property *names* come from the schema declaration (and
 are checked to be plain identifiers); every *value* travels as a query parameter. No
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from topo.schema import SCHEMA, NodeType, RelType
+from topo.model.schema import SCHEMA, NodeType, RelType
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -32,22 +32,15 @@ def constraints() -> list[str]:
     return out
 
 
-# Properties that questions look nodes up by (beyond the keys).
-INDEXED = {
-    "Pod": ("name", "namespace", "lastupdated"),
-    "Endpoint": ("ip",),
-    "Cluster": ("name", "fqdn"),
-    "Service": ("namespace",),
-}
-
-
 def indexes() -> list[str]:
+    """An index on every property the schema marks ``index``, and on the run tag of namespaced labels
+    (the last complete run is found by it)."""
     out = []
-    for label, props in INDEXED.items():
-        SCHEMA.node(label)
+    for nt in SCHEMA.nodes:
+        props = [p.name for p in nt.props if p.index] + ([SCHEMA.tag] if nt.cleanup == "namespaced" else [])
         for p in props:
             out.append(
-                f"CREATE INDEX topo_{ident(label).lower()}_{ident(p)} IF NOT EXISTS FOR (n:{label}) ON (n.{p})"
+                f"CREATE INDEX topo_{ident(nt.label).lower()}_{ident(p)} IF NOT EXISTS FOR (n:{nt.label}) ON (n.{p})"
             )
     return out
 
@@ -57,7 +50,7 @@ def merge_nodes(label: str) -> str:
     nt: NodeType = SCHEMA.node(label)
     return (
         f"UNWIND $rows AS row MERGE (n:{ident(nt.label)} {{{ident(nt.key)}: row.{nt.key}}}) "
-        "SET n += row, n.lastupdated = $tag"
+        f"SET n += row, n.{ident(SCHEMA.tag)} = $tag"
     )
 
 
@@ -71,7 +64,7 @@ def merge_rels(type_: str) -> str:
         f"UNWIND $rows AS row "
         f"MATCH (a:{ident(src.label)} {{{ident(src.key)}: row.src}}) "
         f"MATCH (b:{ident(dst.label)} {{{ident(dst.key)}: row.dst}}) "
-        f"MERGE (a)-{pattern}->(b) SET r += row.props, r.lastupdated = $tag"
+        f"MERGE (a)-{pattern}->(b) SET r += row.props, r.{ident(SCHEMA.tag)} = $tag"
     )
 
 
@@ -84,50 +77,89 @@ def projection(label: str, var: str = "n") -> str:
 
 
 # Links that only the whole graph knows: an endpoint's IP belongs to an ingested pod.
+_T = ident(SCHEMA.tag)
 LINK_ENDPOINTS_TO_NEW_PODS = (
-    "MATCH (p:Pod) WHERE p.lastupdated = $tag UNWIND p.ips AS ip "
-    "MATCH (e:Endpoint {ip: ip}) MERGE (e)-[r:ON_POD]->(p) SET r.lastupdated = $tag"
+    f"MATCH (p:Pod) WHERE p.{_T} = $tag UNWIND p.ips AS ip "
+    f"MATCH (e:Endpoint {{ip: ip}}) MERGE (e)-[r:ON_POD]->(p) SET r.{_T} = $tag"
 )
 LINK_NEW_ENDPOINTS_TO_PODS = (
-    "MATCH (e:Endpoint) WHERE e.lastupdated = $tag AND e.ip <> '' "
-    "MATCH (p:Pod) WHERE e.ip IN p.ips MERGE (e)-[r:ON_POD]->(p) SET r.lastupdated = $tag"
+    f"MATCH (e:Endpoint) WHERE e.{_T} = $tag AND e.ip <> '' "
+    f"MATCH (p:Pod) WHERE e.ip IN p.ips MERGE (e)-[r:ON_POD]->(p) SET r.{_T} = $tag"
 )
 
-# The tag of the last complete run (Pods are written last; Pod.lastupdated is indexed).
-LAST_TAG = "MATCH (p:Pod) RETURN max(p.lastupdated) AS t"
+# The tag of the last complete run (Pods are written last; their tag is indexed).
+LAST_TAG = f"MATCH (p:Pod) RETURN max(p.{_T}) AS t"
 
 # Cleanup, as cartography's update tags do: within the namespaces this run ingested, remove
 # what older runs left and this run did not touch (a run that died midway left only
 # unreferenced resources, or Pods that this run rewrites or removes); then resources no proxy
-# config holds any more. Nodes touched by this run (lastupdated = $tag) are never removed,
-# nor those of a run that started later (a greater tag) and may still be loading.
-CLEANUP = [
-    "MATCH (p:Pod) WHERE p.namespace IN $namespaces AND p.lastupdated < $tag DETACH DELETE p",
-    "MATCH (:Pod)-[r:USES_CONFIG]->() WHERE r.lastupdated < $tag AND startNode(r).namespace IN $namespaces DELETE r",
-    "MATCH ()-[r:ON_POD]->(p:Pod) WHERE p.namespace IN $namespaces AND r.lastupdated < $tag DELETE r",
-    "MATCH (c:ProxyConfig) WHERE c.lastupdated < $tag AND NOT (c)<-[:USES_CONFIG]-() DETACH DELETE c",
-    "MATCH (s:ResourceSet) WHERE s.lastupdated < $tag AND NOT (s)<-[:HAS_SET]-() DETACH DELETE s",
-    # A by-name reference that no config holding both its ends made any more (the others
-    # remain: some config still resolves them).
-    "MATCH (a)-[r:HANDS_OFF]->(b) WHERE r.lastupdated < $tag AND NOT EXISTS { "
-    "MATCH (a)<-[:HAS_LISTENER]-(:ResourceSet)<-[:HAS_SET]-(c:ProxyConfig)-[:HAS_SET]->(:ResourceSet)-[:HAS_LISTENER]->(b) } "
-    "DELETE r",
-    "MATCH (a:FilterChain)-[r:USES_ROUTE_CONFIG]->(b) WHERE r.lastupdated < $tag AND NOT EXISTS { "
-    "MATCH (a)<-[:HAS_CHAIN]-(:Listener)<-[:HAS_LISTENER]-(:ResourceSet)<-[:HAS_SET]-(c:ProxyConfig)"
-    "-[:HAS_SET]->(:ResourceSet)-[:HAS_ROUTE_CONFIG]->(b) } DELETE r",
-    "MATCH (a:FilterChain)-[r:TCP_TO]->(b) WHERE r.lastupdated < $tag AND NOT EXISTS { "
-    "MATCH (a)<-[:HAS_CHAIN]-(:Listener)<-[:HAS_LISTENER]-(:ResourceSet)<-[:HAS_SET]-(c:ProxyConfig)"
-    "-[:HAS_SET]->(:ResourceSet)-[:HAS_CLUSTER]->(b) } DELETE r",
-    "MATCH (a:Route)-[r:ROUTES_TO]->(b) WHERE r.lastupdated < $tag AND NOT EXISTS { "
-    "MATCH (a)<-[:HAS_ROUTE]-(:VirtualHost)<-[:HAS_VHOST]-(:RouteConfig)<-[:HAS_ROUTE_CONFIG]-(:ResourceSet)"
-    "<-[:HAS_SET]-(c:ProxyConfig)-[:HAS_SET]->(:ResourceSet)-[:HAS_CLUSTER]->(b) } DELETE r",
-    "MATCH (l:Listener) WHERE l.lastupdated < $tag AND NOT (l)<-[:HAS_LISTENER]-() "
-    "OPTIONAL MATCH (l)-[:HAS_CHAIN]->(fc:FilterChain) DETACH DELETE l, fc",
-    "MATCH (rc:RouteConfig) WHERE rc.lastupdated < $tag AND NOT (rc)<-[:HAS_ROUTE_CONFIG]-() "
-    "OPTIONAL MATCH (rc)-[:HAS_VHOST]->(vh:VirtualHost) OPTIONAL MATCH (vh)-[:HAS_ROUTE]->(rt:Route) "
-    "DETACH DELETE rc, vh, rt",
-    "MATCH (c:Cluster) WHERE c.lastupdated < $tag AND NOT (c)<-[:HAS_CLUSTER]-() DETACH DELETE c",
-    "MATCH (e:Endpoint) WHERE e.lastupdated < $tag AND NOT (e)<-[:HAS_ENDPOINT]-() DETACH DELETE e",
-    "MATCH (s:Service) WHERE s.lastupdated < $tag AND NOT (s)<-[:FOR_SERVICE]-() "
-    "AND (s.namespace IN $namespaces OR s.namespace = '' OR s.namespace IS NULL) DETACH DELETE s",
-]
+# config holds any more. Nodes touched by this run (tag = $tag) are never removed, nor those
+# of a run that started later (a greater tag) and may still be loading. Every statement comes
+# from the schema's declarations (NodeType.cleanup, RelType.holds, .owned and .by_name).
+def _up(label: str, var: str) -> str:
+    """``(var)<-[:HAS_CHAIN]-(:Listener)<-[:HAS_LISTENER]-(:ResourceSet)<-[:HAS_SET]-``: up to a config."""
+    out = f"({var})"
+    for r in SCHEMA.set_path(label):
+        out += f"<-[:{ident(r.type)}]-(:{ident(r.src)})"
+    return out + f"<-[:{ident(SCHEMA.holders('ResourceSet')[0].type)}]-"
+
+
+def _down(label: str, var: str) -> str:
+    """The way back down from a config: ``-[:HAS_SET]->(:ResourceSet)-[:HAS_LISTENER]->…(var)``."""
+    out = f"-[:{ident(SCHEMA.holders('ResourceSet')[0].type)}]->"
+    for r in reversed(SCHEMA.set_path(label)):
+        out += f"(:{ident(r.src)})-[:{ident(r.type)}]->"
+    return out + f"({var})"
+
+
+def _parts(label: str) -> list[tuple[str, RelType, str]]:
+    """The owned parts of a node, recursively: [(parent variable, relationship, child variable), …]."""
+    out: list[tuple[str, RelType, str]] = []
+
+    def walk(lbl: str, var: str) -> None:
+        for r in SCHEMA.owned_by(lbl):
+            child = f"p{len(out)}"
+            out.append((var, r, child))
+            walk(r.dst, child)
+
+    walk(label, "n")
+    return out
+
+
+def cleanup() -> list[str]:
+    t = ident(SCHEMA.tag)
+    config = ident(SCHEMA.holders("ResourceSet")[0].src)
+    out: list[str] = []
+    for nt in SCHEMA.nodes:
+        if nt.cleanup != "namespaced":
+            continue
+        lb, ns = ident(nt.label), ident(nt.namespace_prop)
+        out.append(f"MATCH (p:{lb}) WHERE p.{ns} IN $namespaces AND p.{t} < $tag DETACH DELETE p")
+        # the relationships a run writes from or to such a node go with its namespace
+        for r in SCHEMA.rels:
+            if nt.label in (r.src, r.dst):
+                pat = f"(p:{lb})-[r:{ident(r.type)}]->()" if r.src == nt.label else f"()-[r:{ident(r.type)}]->(p:{lb})"
+                out.append(f"MATCH {pat} WHERE p.{ns} IN $namespaces AND r.{t} < $tag DELETE r")
+    members = {r.dst for r in SCHEMA.rels if r.member_of}
+    by_name_done = False
+    for nt in sorted((n for n in SCHEMA.nodes if n.cleanup == "held"), key=lambda n: SCHEMA.depth(n.label)):
+        if nt.label in members and not by_name_done:
+            # a by-name reference that no config holding both its ends made any more (the others
+            # remain: some config still resolves them), before the resources they point at
+            by_name_done = True
+            for r in SCHEMA.by_name:
+                out.append(f"MATCH (a:{ident(r.src)})-[r:{ident(r.type)}]->(b:{ident(r.dst)}) WHERE r.{t} < $tag "
+                           f"AND NOT EXISTS {{ MATCH {_up(r.src, 'a')}(c:{config}){_down(r.dst, 'b')} }} DELETE r")
+        held = " AND ".join(f"NOT (n)<-[:{ident(r.type)}]-()" for r in SCHEMA.holders(nt.label))
+        scope = ""
+        if nt.namespace_prop:
+            ns = ident(nt.namespace_prop)
+            scope = f" AND (n.{ns} IN $namespaces OR n.{ns} = '' OR n.{ns} IS NULL)"
+        parts = _parts(nt.label)
+        optional = "".join(f" OPTIONAL MATCH ({a})-[:{ident(r.type)}]->({b}:{ident(r.dst)})" for a, r, b in parts)
+        gone = ", ".join(["n", *(b for _a, _r, b in parts)])
+        out.append(f"MATCH (n:{ident(nt.label)}) WHERE n.{t} < $tag AND {held}{scope}{optional} DETACH DELETE {gone}")
+    return out
+
+
+CLEANUP = cleanup()

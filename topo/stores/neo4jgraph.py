@@ -1,4 +1,4 @@
-"""The Neo4j backend's hops: the :class:`~topo.queries.graphapi.MeshGraph` calls in Cypher.
+"""The Neo4j backend's hops: the :class:`~topo.stores.hops.MeshGraph` calls in Cypher.
 
 Every query is anchored on a key (a ProxyConfig, a Listener, a Route …), bounded to one
 or two hops, and takes its values as parameters. Results are memoised for the life of the
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from topo.queries.graphapi import KIND_REL, NAMED_SRC, Props, SetHops, Upstream, complete
-from topo.schema import SCHEMA
+from topo.model.schema import SCHEMA
 from topo.stores.cypher import ident, projection
+from topo.stores.hops import KIND_REL, Props, SetHops, Upstream, complete
 from topo.stores.neo4jstore import connect
 
 P = projection
@@ -27,11 +27,10 @@ Q_SET_MEMBERS = {
            f"RETURN r.position AS position, {P(label)} AS n ORDER BY position, n.key")
     for kind, (rel, label) in KIND_REL.items()
 }
-# A by-name reference's targets in any config; the ones that hold in a config are its members (topo.schema).
+# A by-name reference's targets in any config; the ones that hold in a config are its members (topo.model.schema).
 Q_NAMED = {
-    (rel, label, dst): f"MATCH (:{ident(label)} {{key: $k}})-[:{ident(rel)}]->(n:{ident(dst)}) RETURN {P(dst)} AS n ORDER BY n.key"
-    for rel, label, dst in (("USES_ROUTE_CONFIG", "FilterChain", "RouteConfig"), ("ROUTES_TO", "Route", "Cluster"),
-                            ("TCP_TO", "FilterChain", "Cluster"))
+    r.type: f"MATCH (:{ident(r.src)} {{key: $k}})-[:{ident(r.type)}]->(n:{ident(r.dst)}) RETURN {P(r.dst)} AS n ORDER BY n.key"
+    for r in SCHEMA.by_name
 }
 Q_CHAINS = f"MATCH (:Listener {{key: $k}})-[:HAS_CHAIN]->(n:FilterChain) RETURN {P('FilterChain')} AS n ORDER BY n.index"
 Q_VHOSTS = f"MATCH (:RouteConfig {{key: $k}})-[:HAS_VHOST]->(n:VirtualHost) RETURN {P('VirtualHost')} AS n ORDER BY n.index"
@@ -69,13 +68,16 @@ class CypherGraph(SetHops):
     backend = "neo4j"
 
     def __init__(self, uri: str, database: str = "neo4j", driver: Any = None) -> None:
+        """A driver given is shared (its owner closes it); without one, the graph connects and owns it."""
         self.database = database
+        self._own = driver is None
         self.driver = driver or connect(uri)
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._done: dict[tuple[Any, ...], Any] = {}  # results built from those rows
 
     def close(self) -> None:
-        self.driver.close()
+        if self._own:
+            self.driver.close()
 
     def _rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
         memo_key = (query, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())))
@@ -113,9 +115,7 @@ class CypherGraph(SetHops):
                          lambda: frozenset(p["key"] for _pos, p in self._set_members(skey, kind)))
 
     def _named(self, rel: str, src: str) -> list[Props]:
-        label, dst = NAMED_SRC[rel], SCHEMA.rel(rel).dst
-        return self.memo(("named", rel, src),
-                         lambda: self._nodes(dst, Q_NAMED[(rel, label, dst)], k=src))
+        return self.memo(("named", rel, src), lambda: self._nodes(SCHEMA.rel(rel).dst, Q_NAMED[rel], k=src))
 
     def _config_props(self, config: str) -> Props | None:
         rows = self._rows(Q_CONFIG, k=config)

@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from topo.rows import Rows
-from topo.schema import SCHEMA
+from topo.model.rows import Rows
+from topo.model.schema import SCHEMA
 from topo.stores import cypher
 
 BATCH = int(os.environ.get("TOPO_NEO4J_BATCH", "5000"))
@@ -66,8 +66,6 @@ class Neo4jLoader:
     def __init__(self, uri: str, database: str = "neo4j", batch: int = BATCH) -> None:
         check_uri(uri)  # before the transform, not after it
         self.uri, self.database, self.batch = uri, database, batch
-        self.written = 0
-        self.seconds = 0.0
 
     def describe(self) -> str:
         return f"{self.uri} (database {self.database})"
@@ -83,34 +81,35 @@ class Neo4jLoader:
         driver.execute_query(query, parameters_=params, database_=self.database)
 
     def _save(self, driver: Any, rows: Rows) -> str:
-        t0 = time.perf_counter()
         for stmt in cypher.constraints() + cypher.indexes():
             self._run(driver, stmt)
         # The cleanup removes what runs with a smaller tag left: keep tags increasing even
         # when this host's clock is behind the one that wrote the last complete run.
         last = driver.execute_query(cypher.LAST_TAG, database_=self.database).records[0]["t"]
         tag = max(int(time.time() * 1000), (last or 0) + 1)
-        written = 0
-        # Pods last: a question starts at a Pod and follows its `config` key, so until the
-        # Pods are written the previous run's Pods still lead to their complete configs
-        # (content-addressed nodes are never changed in place). A run that dies earlier
-        # leaves the previous answers; one that dies among the Pod batches leaves each Pod
-        # on the old config or on the new, complete one. ON_POD is linked below.
+        # Pods (the namespaced labels) last: a question starts at a Pod and follows its
+        # `config` key, so until the Pods are written the previous run's Pods still lead to
+        # their complete configs (content-addressed nodes are never changed in place). A run
+        # that dies earlier leaves the previous answers; one that dies among the Pod batches
+        # leaves each Pod on the old config or on the new, complete one. Relationships into a
+        # Pod (ON_POD) are linked below, across runs, by IP.
+        last = {nt.label for nt in SCHEMA.nodes if nt.cleanup == "namespaced"}
         for nt in SCHEMA.nodes:
-            if nt.label != "Pod":
-                written += self._merge_nodes(driver, nt.label, rows, tag)
+            if nt.label not in last:
+                self._merge_nodes(driver, nt.label, rows, tag)
         for rt in SCHEMA.rels:
-            if rt.type not in ("USES_CONFIG", "ON_POD"):
-                written += self._merge_rels(driver, rt.type, rows, tag)
-        written += self._merge_nodes(driver, "Pod", rows, tag)
-        written += self._merge_rels(driver, "USES_CONFIG", rows, tag)
+            if rt.src not in last and rt.dst not in last:
+                self._merge_rels(driver, rt.type, rows, tag)
+        for label in sorted(last):
+            self._merge_nodes(driver, label, rows, tag)
+        for rt in SCHEMA.rels:
+            if rt.src in last:
+                self._merge_rels(driver, rt.type, rows, tag)
         self._run(driver, cypher.LINK_ENDPOINTS_TO_NEW_PODS, tag=tag)
         self._run(driver, cypher.LINK_NEW_ENDPOINTS_TO_PODS, tag=tag)
         namespaces = sorted({p["namespace"] or "" for p in rows.nodes.get("Pod", {}).values()})
         for stmt in cypher.CLEANUP:
             self._run(driver, stmt, tag=tag, namespaces=namespaces)
-        self.written = written
-        self.seconds = time.perf_counter() - t0
         return str(tag)
 
     def _merge_nodes(self, driver: Any, label: str, rows: Rows, tag: int) -> int:

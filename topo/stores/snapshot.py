@@ -21,13 +21,15 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from topo.rows import Rows
-from topo.schema import SCHEMA
+from topo.errors import TopoError
+from topo.model.rows import Rows
+from topo.model.schema import SCHEMA
 from topo.util import atomic_write as _atomic_write
 
 FORMAT = "topo-snapshot/4"
@@ -66,7 +68,7 @@ class Snapshot:
 
     Both are cut into segments by key prefix (:func:`shard_of`), and a segment is parsed
     the first time something in it is asked for: a question reads the segments its hops
-    reach, not the whole graph (topo.stores.nxstore). ``nodes`` and ``rels`` give
+    reach, not the whole graph (topo.stores.nxgraph). ``nodes`` and ``rels`` give
     everything at once."""
 
     def __init__(self, name: str, meta: dict[str, Any], *,
@@ -180,12 +182,6 @@ def segments(nodes: dict[str, list[dict[str, Any]]], rels: dict[str, dict[str, l
     return out
 
 
-def snapshot_of(rows: Rows, name: str = "memory") -> Snapshot:
-    """Rows as an in-memory snapshot (heavy properties kept inline), without touching disk."""
-    nodes = {nt.label: rows.node_rows(nt.label) for nt in SCHEMA.nodes}
-    return Snapshot(name, {}, parsed=segments(nodes, rels_by_source(rows)))
-
-
 def encode(meta: dict[str, Any], segs: dict[str, Any]) -> bytes:
     """One snapshot file: valid JSON, ``{"format", "index_at", "meta", "segments": […], "index": {…}}``.
 
@@ -215,6 +211,15 @@ _HEAD = re.compile(rb'^\{"format":"(topo-snapshot/[^"]*)"(?:,"index_at":"(\d{12}
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
+
+
+@dataclass
+class SnapshotInfo:
+    name: str
+    current: bool
+    pods: int | None
+    time: str  # when it was written (UTC, from the file)
+    origin: str
 
 
 class SnapshotStore:
@@ -310,6 +315,53 @@ class SnapshotStore:
         name = path.name[:-5]
         return Snapshot(name, meta if isinstance(meta, dict) else {}, data=data, index=index,
                         heavy=lambda: self.load_heavy(name))
+
+    def meta(self, name: str) -> dict[str, Any]:
+        """A snapshot's ``meta``, read through its index without reading the rest of the file."""
+        try:
+            with open(self.path_of(name), "rb") as f:
+                m = _HEAD.match(f.read(80))
+                if not m or not m.group(2):
+                    return {}
+                f.seek(int(m.group(2)))
+                index = orjson.loads(f.read()[:-1])
+                off, n = index["meta"]
+                f.seek(off)
+                meta = orjson.loads(f.read(n))
+        except (OSError, orjson.JSONDecodeError, ValueError, KeyError, TypeError, StoreError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def infos(self) -> list[SnapshotInfo]:
+        """Every snapshot, oldest first (by write time, then name)."""
+        cur = self.current_name()
+        out = []
+        for n in self.names():
+            try:
+                mtime = os.stat(self.snapdir / f"{n}.json").st_mtime
+            except OSError:
+                continue
+            meta = self.meta(n)
+            pods = meta.get("pods")
+            out.append((mtime, SnapshotInfo(n, n == cur, pods if isinstance(pods, int) else None,
+                                            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime)),
+                                            str(meta.get("origin") or ""))))
+        out.sort(key=lambda x: (x[0], x[1].name))
+        return [i for _t, i in out]
+
+    def resolve(self, name: str) -> str:
+        """A snapshot name as a user gives it: ``current`` names the current snapshot (unless a
+        snapshot is literally called that)."""
+        names = self.names()
+        if name in names:
+            return name
+        if name == "current":
+            cur = self.current_name()
+            if cur is None:
+                raise TopoError(f"no current snapshot in {self.root}", 2)
+            return cur
+        hint = ", ".join(names[-5:]) or "none"
+        raise TopoError(f"no snapshot {name!r} in {self.root} (latest: {hint}; `topo snapshots` lists them)", 2)
 
     def load_heavy(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
         """Heavy properties (raw resources) of a snapshot: {label: {key: {prop: value}}}."""

@@ -7,8 +7,24 @@ from typing import Annotated, Any
 
 import typer
 
-from topo.cli.common import DatabaseOpt, Fmt, Neo4jOpt, OutputOpt, StoreOpt, cli_errors, emit, err
-from topo.cli.live_cmd import AllNsOpt, ConcurrencyOpt, ContextOpt, KubeconfigOpt, SelectorOpt, TimeoutOpt
+from topo.cli.common import (
+    AllNsOpt,
+    ConcurrencyOpt,
+    ContextOpt,
+    DatabaseOpt,
+    Fmt,
+    KubeconfigOpt,
+    Neo4jOpt,
+    OutputOpt,
+    SelectorOpt,
+    StoreOpt,
+    TimeoutOpt,
+    cli_errors,
+    emit,
+    err,
+    make_target,
+    progress_bar,
+)
 
 app = typer.Typer()
 
@@ -32,8 +48,8 @@ def ingest(
 ) -> None:
     """Read config dumps into the graph, from --from DIR or live with -n NAMESPACE / -A (kubectl).
     Exit 0: all read; 3: some files or pods refused; 1: nothing read."""
-    from topo.ingest import pipeline, sources
-    from topo.stores.backend import open_loader
+    from topo.ingest import kubectl, pipeline, sources
+    from topo.stores import open_loader
 
     kube_only = {"-A": all_namespaces, "-l": selector, "--context": context, "--kubeconfig": kubeconfig}
     if from_ is not None:
@@ -46,16 +62,15 @@ def ingest(
         raise typer.Exit(2)
     if from_ is not None:
         bundle = sources.from_path(from_)
-        loader = open_loader(store=store, neo4j=neo4j, database=database, name=name, namespace=namespace)
+        loader = open_loader(store=store, neo4j=neo4j, database=database, name=name)
         res = pipeline.run(bundle, loader)
     else:
-        from topo.cli import live_cmd
-
-        target = live_cmd.make_target(namespace, all_namespaces, selector, context, kubeconfig)
+        target = make_target(namespace, all_namespaces, selector, context, kubeconfig)
         target.validate()  # bad names: exit 2 before opening the store or calling kubectl
-        loader = open_loader(store=store, neo4j=neo4j, database=database, name=name, namespace=namespace)
-        with live_cmd.progress_bar() as bar:
-            bundle = live_cmd.live_bundle(target, concurrency=concurrency, timeout=timeout, bar=bar)
+        loader = open_loader(store=store, neo4j=neo4j, database=database, name=name)
+        with progress_bar() as bar:
+            bundle = kubectl.from_kubectl(target, concurrency=concurrency, timeout=timeout, progress=bar,
+                                          on_plan=bar.on_plan if bar else None)
             res = pipeline.run(bundle, loader)
     summary = pipeline.summary_dict(res)
     summary["store"] = loader.describe()

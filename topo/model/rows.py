@@ -7,18 +7,17 @@ Adding the same node twice keeps one row; that is how content-addressed resource
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from topo.schema import SCHEMA
+from topo.model.schema import SCHEMA
 
 RelKey = tuple[str, str, str]  # src key, dst key, identity ("" when the type has none)
 
-# Properties that hold lists to be unioned when the same node comes from several dumps.
-_UNION = {("Service", "vips"), ("Service", "ports")}
+# Properties that hold lists to be unioned when the same node comes from several dumps (Prop.merge).
+_UNION = {(nt.label, p.name) for nt in SCHEMA.nodes for p in nt.props if p.merge == "union"}
 
 
 def content_key(*parts: Any) -> str:
@@ -29,6 +28,13 @@ def content_key(*parts: Any) -> str:
 def jdump(value: Any) -> str:
     """Serialise a structured property as JSON text, keys sorted (stable across runs)."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def jload(s: Any) -> Any:
+    """A ``json`` property's value (see :func:`jdump`); None for an empty one."""
+    if s is None or s == "":
+        return None
+    return orjson.loads(s) if isinstance(s, str | bytes) else s
 
 
 @dataclass
@@ -59,9 +65,9 @@ class Rows:
         ident = "|".join(str(props.get(i, "")) for i in rt.identity)
         bucket = self.rels.setdefault(type_, {})
         k = (src, dst, ident)
-        if k in bucket and "weight" in props:
+        if k in bucket and rt.additive in props:
             # two weighted entries naming one cluster add up (Envoy walks both intervals)
-            bucket[k]["weight"] = bucket[k].get("weight", 0) + props["weight"]
+            bucket[k][rt.additive] = bucket[k].get(rt.additive, 0) + props[rt.additive]
         else:
             bucket[k] = props
 
@@ -99,9 +105,3 @@ class Rows:
                 row[n] = props.get(n)
             out.append(row)
         return out
-
-    def iter_all(self) -> Iterator[tuple[str, str, Iterable[dict[str, Any]]]]:
-        for nt in SCHEMA.nodes:
-            yield "node", nt.label, self.node_rows(nt.label)
-        for rt in SCHEMA.rels:
-            yield "rel", rt.type, self.rel_rows(rt.type)

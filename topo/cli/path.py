@@ -1,0 +1,64 @@
+"""`topo path SRC DST`: where requests from SRC to DST go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from topo.cli.common import (
+    DstArg,
+    Fmt,
+    GraphOpts,
+    NsOpt,
+    OutputOpt,
+    RequestOpts,
+    SrcArg,
+    cli_errors,
+    emit,
+    new_table,
+    with_graph,
+    with_request,
+)
+from topo.util import pct
+
+app = typer.Typer()
+
+EXIT_DEAD_END = 4
+
+
+@app.command()
+@cli_errors
+@with_graph
+@with_request
+def path(src: SrcArg, dst: DstArg, req: RequestOpts, graph: GraphOpts, namespace: NsOpt = None,
+         output: OutputOpt = Fmt.table) -> None:
+    """Where requests from SRC to DST go: the chain, the weights, each endpoint's share. Exit 4 on a dead end."""
+    from topo.queries.path import path as run
+
+    with graph.open() as g:
+        res = run(g, src, dst, namespace=namespace, **req.kwargs())
+    emit(res, output, lambda c: _table(c, res))
+    raise typer.Exit(0 if res.ok else EXIT_DEAD_END)
+
+
+def _table(console: Any, res: Any) -> None:
+    for a in res.answers:
+        r = a.request
+        console.print(f"[bold]{', '.join(a.pods)}[/bold] → {r['host']} ({r['ip'] or '*'}:{r['port']}) "
+                      f"{r['method']} {r['path']}" if r["protocol"] == "http" else
+                      f"[bold]{', '.join(a.pods)}[/bold] → {r['ip'] or '*'}:{r['port']} (tcp)")
+        for h in a.hops:
+            console.print(f"  {h.kind.replace('_', ' '):<13} {h.name}" + (f"  ({h.detail})" if h.detail else ""))
+        t = new_table("CLUSTER", "WEIGHT", "ENDPOINT", "SHARE", "POD", "HEALTH")
+        for c in a.clusters:
+            if not c.endpoints:
+                t.add_row(c.name, pct(c.fraction), "-", pct(c.share), "-", c.flag or "")
+            for e in c.endpoints:
+                t.add_row(c.name, pct(c.fraction), e.address, pct(e.share), e.pod or "-", e.health)
+        if a.clusters:
+            console.print(t)
+        for d in a.dead_ends:
+            console.print(f"  [red]dead end {d.flag}[/red] {pct(d.share)}: {d.reason}")
+        for n in a.notes:
+            console.print(f"  note: {n}")
