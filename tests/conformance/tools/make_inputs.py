@@ -323,7 +323,9 @@ spec:
 
 @scenario
 def tcp_service():
-    pods = [CLIENT(), pod("db", "v1", "10.244.0.31", ports=[5432]), pod("db", "v2", "10.244.0.32", ports=[5432])]
+    # http-metrics: every proxy needs one HTTP route config, else `istioctl proxy-config all` fails
+    # ("Error: no routes found") and build.sh stops
+    pods = [CLIENT(), pod("db", "v1", "10.244.0.31", ports=[5432, 9102]), pod("db", "v2", "10.244.0.32", ports=[5432, 9102])]
     istio = """
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -350,7 +352,7 @@ spec:
     - destination: {host: db, subset: v2}
       weight: 25
 """
-    write("tcp-service", pods, [svc("db", "10.96.0.30", [("tcp-db", 5432, 5432)])], istio)
+    write("tcp-service", pods, [svc("db", "10.96.0.30", [("tcp-db", 5432, 5432), ("http-metrics", 9102, 9102)])], istio)
 
 
 @scenario
@@ -697,7 +699,8 @@ extensionProviders:
 
 @scenario
 def authz_tcp_http_fields():
-    pods = [CLIENT(), pod("admin", None, "10.244.0.12"), pod("db", None, "10.244.0.31", ports=[5432])]
+    # the same policy on db's HTTP port 9102 keeps rule 0 (and is what gives istioctl a route config)
+    pods = [CLIENT(), pod("admin", None, "10.244.0.12"), pod("db", None, "10.244.0.31", ports=[5432, 9102])]
     istio = """
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -717,7 +720,8 @@ spec:
     - source:
         principals: ["cluster.local/ns/demo/sa/admin"]
 """
-    write("authz-tcp-http-fields", pods, [svc("db", "10.96.0.30", [("tcp-db", 5432, 5432)])], istio)
+    write("authz-tcp-http-fields", pods, [svc("db", "10.96.0.30", [("tcp-db", 5432, 5432), ("http-metrics", 9102, 9102)])],
+          istio)
 
 
 @scenario
