@@ -30,8 +30,8 @@ sys.path.insert(0, str(GEN))
 
 import re  # noqa: E402
 
-import yaml  # noqa: E402
 import k8s  # noqa: E402
+import yaml  # noqa: E402
 
 
 class _Dumper(yaml.SafeDumper):
