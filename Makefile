@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_STORE := .topo/demo
 TOPO   := $(BIN)/topo
 
-.PHONY: demo test lint typecheck docs bench clean neo4j-start neo4j-stop
+.PHONY: demo test lint typecheck docs bench clean neo4j-start neo4j-stop conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Regenerate the conformance data (tests/conformance/*/dumps, istioctl/) with istiod's own code:
+# needs Go >= 1.26 and istiod-gen (ISTIOD_GEN, default ../shared/istiod-gen); see tests/conformance/README.md.
+conformance:
+	tests/conformance/regenerate.sh
 
 clean:
 	rm -rf $(VENV) .topo out .pytest_cache .mypy_cache .ruff_cache
