@@ -105,9 +105,15 @@ def test_ingest_whole_realdumps_dir_cli(realdumps, tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 3, p.stderr
     assert "Traceback" not in p.stderr
-    refused = [l for l in p.stderr.splitlines() if l.startswith("topo: ")]
-    # 4 egctl goldens, 4 bare arrays, 2 /clusters outputs; .txt tables are not read in directory mode
+    lines = [l for l in p.stderr.splitlines() if l.startswith("topo: ")]
+    assert len(lines) == len(p.stderr.splitlines())
+    refused = [l for l in lines if ": skipped: " not in l]
+    skipped = [l for l in lines if ": skipped: " in l]
+    # refused: 4 egctl goldens, 4 bare arrays, 2 /clusters outputs; skipped (one line each, not a
+    # refusal): MANIFEST.md and the 10 istioctl text tables
     assert len(refused) == 10, refused
+    assert len(skipped) == 11 and sum(".txt: skipped: " in l for l in skipped) == 10, skipped
+    assert sum("a text table (istioctl output?)" in l for l in skipped) == 7  # the others begin with a title
     assert "Ingested" in p.stdout
 
 

@@ -75,6 +75,8 @@ def ingest(
     summary = pipeline.summary_dict(res)
     summary["store"] = loader.describe()
     emit(summary, output, lambda c: _table(c, summary))
+    for src, why in res.skipped:
+        err(f"{src}: skipped: {why}")
     for src, why in res.refused:
         err(f"{src}: {why}")
     raise typer.Exit(res.exit_code)

@@ -48,6 +48,7 @@ class IngestResult:
     refused: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     snapshot: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # files not read (not dumps), and why
 
     @property
     def exit_code(self) -> int:
@@ -118,21 +119,31 @@ def _results(bundle: Bundle) -> Iterator[tuple[RawDump, DumpResult | str]]:
 
 
 def _transform_all(bundle: Bundle, progress: Callable[[str, bool], None] | None) -> IngestResult:
-    res = IngestResult(rows=Rows(), refused=bundle.refused)
-    seen_pods: dict[str, str] = {}
+    res = IngestResult(rows=Rows(), refused=bundle.refused, skipped=bundle.skipped)
+    seen: dict[str, FileResult] = {}
     for raw, r in _results(bundle):
         if isinstance(r, str):
             res.refused.append((raw.source, r))
             if progress:
                 progress(raw.source, False)
             continue
-        if r.pod_id in seen_pods:
-            res.notes.append(f"{raw.source}: pod {r.pod_id} was already read from {seen_pods[r.pod_id]}; the later file wins")
-        seen_pods[r.pod_id] = raw.source
         res.rows.merge(r.rows)
-        res.files.append(FileResult(raw.source, r.pod_id, r.summary, r.api, r.notes))
+        fr = FileResult(raw.source, r.pod_id, r.summary, r.api, r.notes)
+        old = seen.get(r.pod_id)
+        if old is not None:
+            # Two files of one pod: the later file is the pod, in every count (its Pod row whole,
+            # its config alone; what only the earlier config held goes at the prune below).
+            res.notes.append(f"{raw.source}: pod {r.pod_id} was already read from {old.source}; the later file wins")
+            res.files.remove(old)
+            pod = dict(r.rows.nodes["Pod"][r.pod_id])
+            res.rows.nodes["Pod"][r.pod_id] = pod
+            for k in [k for k in res.rows.rels.get("USES_CONFIG", {}) if k[0] == r.pod_id and k[1] != pod["config"]]:
+                res.rows.drop_rel("USES_CONFIG", k)
+        seen[r.pod_id] = fr
+        res.files.append(fr)
         if progress:
             progress(raw.source, True)
+    res.rows.prune()
     enrich(res, bundle.pods_json, bundle.services_json)
     link(res.rows)
     return res
@@ -270,5 +281,6 @@ def summary_dict(res: IngestResult) -> dict[str, Any]:
         "nodes": sum(counts.values()),
         "relationships": sum(len(b) for b in res.rows.rels.values()),
         "refused": [{"source": s, "reason": r} for s, r in res.refused],
+        "skipped": [{"source": s, "reason": r} for s, r in res.skipped],
         "notes": res.notes + [f"{f.source}: {n}" for f in res.files for n in f.notes],
     }

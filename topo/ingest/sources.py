@@ -4,8 +4,10 @@ Directory layout read by ``topo ingest --from DIR`` (also what ``topo collect`` 
 
 * one config dump per proxy: ``<pod>.json`` (``/config_dump?include_eds``, or
   ``istioctl proxy-config all <pod> -o json``). Any ``*.json``, ``*.yaml``/``*.yml`` (JSON
-  inside) or file named ``config_dump`` counts, in subdirectories too, so an extracted
-  ``istioctl bug-report`` works.
+  inside) or file named ``config_dump…`` counts, in subdirectories too, so an extracted
+  ``istioctl bug-report`` works; so does a file of any other name whose first bytes are a
+  config dump's (a JSON object with ``configs``). Every other file is skipped with one line
+  saying why (:attr:`Bundle.skipped`); hidden files and folders are left alone.
 * optional ``<pod>.clusters.json``: Envoy ``/clusters?format=json`` for the same proxy,
   used as its endpoint source when the dump was taken without EDS.
 * optional ``pods.json`` and ``services.json``: ``kubectl get pods|svc -o json``.
@@ -14,6 +16,7 @@ Directory layout read by ``topo ingest --from DIR`` (also what ``topo collect`` 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +44,8 @@ class Bundle:
     pods_json: bytes | None = None
     services_json: bytes | None = None
     refused: list[tuple[str, str]] = field(default_factory=list)
+    # files of a --from directory that are not read, and why (they do not make the ingest partial)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     origin: str = ""
 
 
@@ -57,11 +62,45 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _is_companion(p: Path) -> bool:
+    n = p.name
+    return n in (PODS, SERVICES) or n.endswith(CLUSTERS_SUFFIX)
+
+
 def _is_dump_name(p: Path) -> bool:
     n = p.name
-    if n.startswith(".") or n in (PODS, SERVICES) or n.endswith(CLUSTERS_SUFFIX):
+    if n.startswith(".") or _is_companion(p):
         return False
     return n.endswith(_DUMP_SUFFIXES) or n.startswith("config_dump")
+
+
+SNIFF = 64 * 1024
+
+
+def sniff(head: bytes) -> str | None:
+    """None when the first bytes of a file look like a config dump (a JSON object with a
+    ``configs`` key near its start, maybe after a BOM or a ``pilot-agent request`` status line),
+    else why the file is not one, in a few words."""
+    if not head.strip():
+        return "an empty file"
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    if b"\x00" in body[:512] or sum(c < 9 for c in body[:512]) > 2:
+        return "binary data, not a config dump"
+    if re.match(rb"^[A-Z][A-Z ]+(?:\t| {2,})[A-Z]", body.lstrip()):
+        return "a text table (istioctl output?), not a config dump"
+    if body.find(b"{") < 0:
+        return "text without JSON, not a config dump"
+    if b'"configs"' not in body:
+        return "not a config dump (no `configs` near its start)"
+    return None
+
+
+def _sniff_file(p: Path) -> str | None:
+    try:
+        with p.open("rb") as fh:
+            return sniff(fh.read(SNIFF))
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
 
 
 def from_path(path: str | os.PathLike[str]) -> Bundle:
@@ -69,16 +108,28 @@ def from_path(path: str | os.PathLike[str]) -> Bundle:
     root = Path(path)
     if not root.exists():
         raise SourceError(f"{root}: no such file or directory")
+    bundle_skipped: list[tuple[str, str]] = []
     if root.is_file():
         files = [root]
         base = root.parent
     else:
         base = root
-        files = sorted(p for p in root.rglob("*") if p.is_file() and _is_dump_name(p)
-                       and not any(part.startswith(".") for part in p.relative_to(root).parts))
+        files = []
+        for p in sorted(root.rglob("*")):
+            if any(part.startswith(".") for part in p.relative_to(root).parts) or not p.is_file():
+                continue
+            if _is_dump_name(p):
+                files.append(p)
+            elif not _is_companion(p):
+                # a file of another name is read when its first bytes are a config dump's
+                why = _sniff_file(p)
+                if why is None:
+                    files.append(p)
+                else:
+                    bundle_skipped.append((str(p), why))
         # a directory entry that looks like a dump but is a directory is refused below
         files += sorted(p for p in root.rglob("*") if p.is_dir() and p.name.endswith(_DUMP_SUFFIXES))
-    bundle = Bundle(dumps=iter(()), total=len(files), origin=str(root))
+    bundle = Bundle(dumps=iter(()), total=len(files), origin=str(root), skipped=bundle_skipped)
     for name in (PODS, SERVICES):
         p = base / name
         if root.is_dir() and p.is_file():

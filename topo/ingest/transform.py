@@ -279,7 +279,11 @@ class PodInfo:
 
 
 def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
-    """From the bootstrap node: id ``sidecar~IP~POD.NS~NS.svc.cluster.local`` plus metadata."""
+    """From the bootstrap node: Istio's id ``sidecar~IP~POD.NS~NS.svc.cluster.local`` plus metadata.
+
+    A proxy outside Istio (plain Envoy, Envoy Gateway, Cilium, Kuma…) is named by its whole
+    ``node.id``, the name its control plane knows it by; only a dump without a node id is named
+    after its file (``fallback_name``)."""
     node = _d(bootstrap.get("node"))
     meta = _d(node.get("metadata"))
     nid = _str(node.get("id"))
@@ -299,6 +303,8 @@ def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
         m = re.match(r"^[^.]+\.svc\.(.+)$", parts[3])
         if m:
             domain = m[1]
+    elif nid.strip():
+        name = nid.strip()
     name = _str(meta.get("NAME")) or name
     ns = _str(meta.get("NAMESPACE")) or ns
     inst = meta.get("INSTANCE_IPS")
@@ -319,6 +325,21 @@ def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
         service_account=_str(meta.get("SERVICE_ACCOUNT")),
         cluster_domain=domain,
     )
+
+
+def fallback_name(source: str) -> str:
+    """A pod name from a dump's file name: ``web-1.json`` is ``web-1``; a file named only
+    ``config_dump…`` (istioctl bug-report's ``proxies/NS/POD/config_dump``) takes its folder's name."""
+    path = source.replace("\\", "/").rstrip("/")
+    base = os.path.basename(path)
+    for suffix in (".json", ".yaml", ".yml", ".config_dump", "_config_dump"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    if base.startswith("config_dump") or not base:
+        parent = os.path.basename(os.path.dirname(path))
+        if parent:
+            return parent
+    return base or source
 
 
 # ---------------------------------------------------------------- endpoints (§8)
@@ -895,7 +916,13 @@ class _Builder:
                     self.notes.append(f"scoped_routes on a chain of listener are not followed ({ckey})")
             elif kind == "tcp":
                 terminal = "tcp"
-                if "cluster" in cfg:
+                v1 = _d(cfg.get("value")) if cfg.get("deprecated_v1") is True else {}
+                if v1:
+                    # Envoy v1's tcp_proxy (Istio ≤0.8): a route table; one route is the cluster
+                    v1_routes = [_d(r) for r in _l(_d(v1.get("route_config")).get("routes"))]
+                    if len(v1_routes) == 1 and _str(v1_routes[0].get("cluster")):
+                        tcp = [[_str(v1_routes[0]["cluster"]), 1]]
+                elif "cluster" in cfg:
                     tcp = [[_str(cfg["cluster"]), 1]]
                 elif "weighted_clusters" in cfg:
                     tcp = [[_str(_d(w).get("name")), max(_int(_d(w).get("weight")), 0)]
@@ -1026,11 +1053,7 @@ def _transform_dump(doc: Any, source: str, clusters_status: Any, cache: dict[str
     b.listeners()
     boots = dump.get("BootstrapConfigDump")
     bootstrap = _d(boots[0].get("bootstrap")) if boots else {}
-    fallback = os.path.basename(source)
-    for suffix in (".json", ".yaml", ".config_dump", "_config_dump"):
-        if fallback.endswith(suffix):
-            fallback = fallback[: -len(suffix)]
-    pod = pod_identity(bootstrap, fallback)
+    pod = pod_identity(bootstrap, fallback_name(source))
     if not (b.listener_keys or b.rc_keys or b.cluster_keys) and not dump.get("EndpointsConfigDump"):
         raise DumpError("a config dump with no listeners, routes, clusters or endpoints")
     ckey = b.finish(pod)

@@ -41,6 +41,7 @@ def jload(s: Any) -> Any:
 class Rows:
     nodes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     rels: dict[str, dict[RelKey, dict[str, Any]]] = field(default_factory=dict)
+    _dropped: list[tuple[str, str]] = field(default_factory=list, repr=False, compare=False)
 
     def add_node(self, label: str, props: dict[str, Any]) -> str:
         nt = SCHEMA.node(label)
@@ -80,6 +81,44 @@ class Rows:
             for k, props in rb.items():
                 if k not in mine:
                     mine[k] = props
+
+    def drop_rel(self, type_: str, key: RelKey) -> None:
+        """Remove one relationship; what it alone held goes at the next :meth:`prune`."""
+        if self.rels.get(type_, {}).pop(key, None) is not None:
+            self._dropped.append((SCHEMA.rel(type_).dst, key[1]))
+
+    def prune(self) -> int:
+        """Remove the nodes that only dropped relationships held (schema ``holds`` / ``owned``),
+        and what only those held in turn, with every relationship of theirs. Nodes that nothing
+        ever held (a Service from services.json) stay. Returns how many nodes went."""
+        if not self._dropped:
+            return 0
+        todo = list(self._dropped)
+        self._dropped.clear()
+        holders: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        parts: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for r in SCHEMA.rels:
+            if r.holds or r.owned:
+                for src, dst, _i in self.rels.get(r.type, {}):
+                    holders.setdefault((r.dst, dst), []).append((r.src, src))
+                    parts.setdefault((r.src, src), []).append((r.dst, dst))
+        gone: set[tuple[str, str]] = set()
+        while todo:
+            node = todo.pop()
+            if node in gone or node[1] not in self.nodes.get(node[0], {}):
+                continue
+            if any(h not in gone and h[1] in self.nodes.get(h[0], {}) for h in holders.get(node, ())):
+                continue
+            gone.add(node)
+            del self.nodes[node[0]][node[1]]
+            todo += parts.get(node, ())
+        if gone:
+            for r in SCHEMA.rels:
+                bucket = self.rels.get(r.type)
+                if bucket:
+                    for k in [k for k in bucket if (r.src, k[0]) in gone or (r.dst, k[1]) in gone]:
+                        del bucket[k]
+        return len(gone)
 
     def count(self) -> tuple[int, int]:
         return (

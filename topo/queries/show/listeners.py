@@ -92,21 +92,37 @@ def _describe_route_config(rc: dict[str, Any]) -> str:
     return "Inline Route: " + "; ".join(parts)
 
 
+# Today's istioctl knows the two filters by their current names only, and reads only
+# `typed_config`: on a dump of Envoy ≤1.13 (`envoy.http_connection_manager`, `envoy.tcp_proxy`,
+# a v2 `config` Struct) it prints `Non-HTTP/Non-TCP` and TYPE `UNKNOWN`. topo reads them as the
+# HTTP connection manager and tcp_proxy they are, as `topo path` does (ENVOY-SEMANTICS.md §1
+# "Legacy filters"), so the table says what those listeners do.
+HCM_NAMES = (HCM, "envoy.http_connection_manager")
+TCP_NAMES = (TCP_PROXY, "envoy.tcp_proxy")
+
+
 def _filter_config(f: dict[str, Any]) -> dict[str, Any]:
-    return as_dict(f.get("typed_config"))
+    cfg = as_dict(f.get("typed_config")) or as_dict(f.get("config"))
+    if cfg.get("deprecated_v1") is True and isinstance(cfg.get("value"), dict):
+        # Envoy v1's tcp_proxy: {value: {route_config: {routes: [{cluster, destination_ip_list…}]}}}
+        routes = [as_dict(r) for r in as_list(as_dict(cfg["value"].get("route_config")).get("routes"))]
+        if len(routes) == 1 and as_str(routes[0].get("cluster")):
+            return {"cluster": routes[0]["cluster"]}
+        return {}
+    return cfg
 
 
 def describe_filters(filters: list[dict[str, Any]]) -> str:
     """getFilterType: the first HTTP connection manager or non-blackhole tcp_proxy decides."""
     for f in filters:
         name = as_str(f.get("name"))
-        if name == HCM:
+        if name in HCM_NAMES:
             cfg = _filter_config(f)
             if "route_config" in cfg:
                 return _describe_route_config(as_dict(cfg["route_config"]))
             rds = as_str(as_dict(cfg.get("rds")).get("route_config_name"))
             return f"Route: {rds}" if rds else "HTTP"
-        if name == TCP_PROXY:
+        if name in TCP_NAMES:
             cfg = _filter_config(f)
             if BLACKHOLE not in orjson.dumps(cfg).decode():
                 cluster = as_str(cfg.get("cluster"))
@@ -120,9 +136,9 @@ def listener_type(chains_filters: list[list[dict[str, Any]]]) -> str:
     for filters in chains_filters:
         for f in filters:
             name = as_str(f.get("name"))
-            if name == HCM:
+            if name in HCM_NAMES:
                 n_http += 1
-            elif name == TCP_PROXY and BLACKHOLE not in orjson.dumps(_filter_config(f)).decode():
+            elif name in TCP_NAMES and BLACKHOLE not in orjson.dumps(_filter_config(f)).decode():
                 n_tcp += 1
     if n_http:
         return "HTTP" if n_tcp == 0 else "HTTP+TCP"
