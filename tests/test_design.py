@@ -139,7 +139,7 @@ def test_docs_schema_is_generated_from_the_model():
 def test_schema_declarations_drive_the_cypher():
     s = schema.SCHEMA
     assert set(s.set_kinds) == {"listener", "route_config", "cluster"}
-    assert {r.type for r in s.by_name} == {"HANDS_OFF", "USES_ROUTE_CONFIG", "TCP_TO", "ROUTES_TO"}
+    assert {r.type for r in s.by_name} == {"HANDS_OFF", "USES_ROUTE_CONFIG", "TCP_TO", "ROUTES_TO", "MIRRORS_TO"}
     # every by-name relationship has its cleanup, every held label its orphan statement, and
     # every indexed property its index
     for r in s.by_name:

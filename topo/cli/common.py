@@ -1,7 +1,7 @@
 """Options and helpers shared by every command group (kept light: no heavy imports).
 
 The graph options (``--store``, ``--snapshot``, ``--neo4j``, ``--database``), a request's options
-(``--port``, ``--path``, ``--header``, ``--method``, ``--host``, ``--tcp``) and kubectl's
+(``--port``, ``--path``, ``--header``, ``--method``, ``--host``, ``--tcp``, ``--tls``, ``--sni``) and kubectl's
 (``--context``, ``-l`` …) are declared once here; a command takes them as one parameter
 (``graph: GraphOpts``, ``req: RequestOpts``) through :func:`with_graph` and :func:`with_request`.
 """
@@ -110,11 +110,13 @@ class RequestOpts:
     method: str = "GET"
     host: str | None = None
     tcp: bool = False
+    tls: bool = False
+    sni: str | None = None
 
     def kwargs(self) -> dict[str, Any]:
         """As :func:`topo.queries.path.path` takes them."""
         return {"port": self.port, "req_path": self.path, "headers": self.headers, "method": self.method,
-                "host": self.host, "tcp": self.tcp}
+                "host": self.host, "tcp": self.tcp, "tls": self.tls, "sni": self.sni}
 
 
 def _headers(values: list[str] | None) -> dict[str, str]:
@@ -130,12 +132,13 @@ def _headers(values: list[str] | None) -> dict[str, str]:
 
 
 def _request(port: int | None, req_path: str | None, header: list[str] | None, method: str, host: str | None,
-             tcp: bool) -> RequestOpts:
-    return RequestOpts(port, req_path, _headers(header), method, host, tcp)
+             tcp: bool, tls: bool, sni: str | None) -> RequestOpts:
+    return RequestOpts(port, req_path, _headers(header), method, host, tcp, tls, sni)
 
 
 def with_request(fn: F) -> F:
-    """The command takes ``req: RequestOpts``, given as --port, --path, --header, --method, --host, --tcp."""
+    """The command takes ``req: RequestOpts``, given as --port, --path, --header, --method, --host, --tcp,
+    --tls, --sni."""
     return _bundle(fn, "req", [
         _opt("port", Annotated[int | None, typer.Option("--port", help="Destination port.")], None),
         _opt("req_path", Annotated[str | None, typer.Option("--path", help="Request path (default: /).")], None),
@@ -145,6 +148,10 @@ def with_request(fn: F) -> F:
         _opt("host", Annotated[str | None, typer.Option(
             "--host", help="Host header (default: what a client sends).")], None),
         _opt("tcp", Annotated[bool, typer.Option("--tcp", help="Plain TCP, not HTTP.")], False),
+        _opt("tls", Annotated[bool, typer.Option(
+            "--tls", help="The client starts TLS (SNI: the host it dials); https:// does the same.")], False),
+        _opt("sni", Annotated[str | None, typer.Option(
+            "--sni", help="TLS with this server name (SNI); implies --tls.")], None),
     ], _request)
 
 

@@ -45,20 +45,32 @@ def path(src: SrcArg, dst: DstArg, req: RequestOpts, graph: GraphOpts, namespace
 def _table(console: Any, res: Any) -> None:
     for a in res.answers:
         r = a.request
-        console.print(f"[bold]{', '.join(a.pods)}[/bold] → {r['host']} ({r['ip'] or '*'}:{r['port']}) "
+        tls = f" tls sni={r['sni'] or '-'}" if r.get("tls") else ""
+        console.print(f"[bold]{', '.join(a.pods)}[/bold] → {r['host']} ({r['ip'] or '*'}:{r['port']}{tls}) "
                       f"{r['method']} {r['path']}" if r["protocol"] == "http" else
-                      f"[bold]{', '.join(a.pods)}[/bold] → {r['ip'] or '*'}:{r['port']} (tcp)")
+                      f"[bold]{', '.join(a.pods)}[/bold] → {r['ip'] or '*'}:{r['port']} (tcp{tls})")
         for h in a.hops:
             console.print(f"  {h.kind.replace('_', ' '):<13} {h.name}" + (f"  ({h.detail})" if h.detail else ""))
         t = new_table("CLUSTER", "WEIGHT", "ENDPOINT", "SHARE", "POD", "HEALTH")
         for c in a.clusters:
             if not c.endpoints:
-                t.add_row(c.name, pct(c.fraction), "-", pct(c.share), "-", c.flag or "")
+                t.add_row(c.name, pct(c.fraction), "(endpoints unknown)" if c.endpoints_unknown else "-",
+                          pct(c.share), "-", c.flag or "")
             for e in c.endpoints:
                 t.add_row(c.name, pct(c.fraction), e.address, pct(e.share), e.pod or "-", e.health)
         if a.clusters:
             console.print(t)
+        for m in a.mirrors:
+            console.print(f"  mirror        {m.cluster} {pct(m.share)} of requests copied"
+                          + (f" ({pct(m.fraction)} of the route's)" if abs(m.share - m.fraction) > 1e-9 else "")
+                          + ("" if m.exists else ": the cluster is not in the proxy's config, the copies are dropped"))
         for d in a.dead_ends:
             console.print(f"  [red]dead end {d.flag}[/red] {pct(d.share)}: {d.reason}")
+        for u in a.unsupported:
+            console.print(f"  unsupported: {u.filter} (listener {u.listener} chain {u.chain}) takes {pct(u.share)}: "
+                          "topo does not follow this filter")
+        if a.endpoints_unknown:
+            console.print(f"  endpoints unknown for {pct(a.endpoints_unknown)}: the dump has no EDS section "
+                          "(take it with /config_dump?include_eds, or add a .clusters.json)")
         for n in a.notes:
             console.print(f"  note: {n}")

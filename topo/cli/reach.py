@@ -43,7 +43,8 @@ def _table(console: Any, res: Any) -> None:
         t = new_table("DESTINATION", "ROUTE", "MATCH", "CLUSTER", "WEIGHT", "ENDPOINT", "SHARE", "POD")
         for e in a.entries:
             t.add_row(e.destination, e.route, e.match, e.cluster, pct(e.cluster_fraction),
-                      e.endpoint or f"[red]{e.flag}[/red]", pct(e.share), e.pod or "-")
+                      e.endpoint or ("(endpoints unknown)" if e.endpoints_unknown else f"[red]{e.flag}[/red]"),
+                      pct(e.share), e.pod or "-")
         console.print(t)
 
 
@@ -51,5 +52,6 @@ def _to_table(console: Any, res: Any) -> None:
     console.print(f"Sources that route to {res.kind} {res.target}:")
     t = new_table("SOURCE PODS", "DESTINATION", "ROUTE", "CLUSTER", "ENDPOINT", "SHARE")
     for r in res.rows:
-        t.add_row(", ".join(r.pods), r.destination, r.route, r.cluster, r.endpoint or "-", pct(r.share))
+        t.add_row(", ".join(r.pods), r.destination, r.route, r.cluster, r.endpoint or "(endpoints unknown)",
+                  pct(r.share))
     console.print(t)

@@ -24,7 +24,7 @@ from topo.queries.blast import BlastResult
 from topo.queries.diff import DiffResult
 from topo.queries.mesh import MeshModel, MeshService, Split
 from topo.queries.path import PathResult
-from topo.queries.reach import ReachEntry, ReachResult
+from topo.queries.reach import FAULT, ReachEntry, ReachResult
 
 MAX_PODS = 6  # source pods listed in one node
 MAX_ENDPOINTS = 8  # endpoints drawn per cluster in an egress diagram
@@ -210,6 +210,11 @@ def path_graph(res: PathResult) -> graphviz.Digraph:
         dead = sum(d.share for d in a.dead_ends)
         outcome = {"ok": "every request delivered", "partial": f"{pct(dead)} of requests die",
                    "dead_end": "every request dies"}.get(a.outcome, a.outcome)
+        if a.unsupported and a.outcome == "ok":
+            taken = pct(sum(u.share for u in a.unsupported))
+            outcome = f"no dead end topo can see (a filter it does not follow takes {taken})"
+        if a.endpoints_unknown:
+            outcome += f"; endpoints unknown for {pct(a.endpoints_unknown)} (no EDS in the dump)"
         head = f"config {i + 1} of {n}: " if n > 1 else ""
         grp = s.group((i,), label(f"{head}{req}", outcome, *a.notes, left=True))
         src = s.node((i, 0), "pod", label(*pods_lines(a.pods)), grp)
@@ -237,6 +242,10 @@ def path_graph(res: PathResult) -> graphviz.Digraph:
             ck = s.node((i, 2, c_i), "cluster", label(*cluster_lines(c.name)), grp, subset=sub, **extra)
             by_cluster[c.name] = ck
             s.edge(last, ck, label(pct(c.fraction)), **_sub_edge(sub, c.share), fontsize="13")
+            if c.endpoints_unknown:
+                uk = s.node((i, 3, c_i, 0.0, "~unknown"), "unknown", label("endpoints unknown", "(dump without EDS)",
+                                                                      pct(c.share)), grp)
+                s.edge(ck, uk, style="dashed", penwidth=width(c.share))
             for e in c.endpoints:
                 lines = [e.address, pct(e.share)]
                 if e.health not in ("HEALTHY", "UNKNOWN", ""):
@@ -247,6 +256,13 @@ def path_graph(res: PathResult) -> graphviz.Digraph:
                 s.edge(ck, ek, **_sub_edge(sub, e.share))
                 if e.pod:
                     s.edge(ek, s.node((i, 4, e.pod), "pod", label(*fold(e.pod)), grp), **_sub_edge(sub, e.share))
+        for m_i, m in enumerate(a.mirrors):
+            mk = s.node((i, 2, len(a.clusters) + m_i), "mirror",
+                        label(*cluster_lines(m.cluster), *([] if m.exists else ["not in the config: dropped"])), grp)
+            s.edge(last, mk, label(f"mirror {pct(m.share)}"), style="dashed", penwidth=width(m.share))
+        for u in a.unsupported:
+            uk = s.node((i, 6, u.filter, u.chain), "unknown", label("unsupported:", *fold(u.filter), pct(u.share)), grp)
+            s.edge(last, uk, style="dashed", penwidth=width(u.share))
         for d in a.dead_ends:
             on_cluster = d.object in by_cluster and any(c.name == d.object and c.flag for c in a.clusters)
             # hung on its cluster's node, the reason need not repeat the cluster's (long) name
@@ -316,9 +332,17 @@ def _egress_detail(s: Scene, i: int, grp: Key, src: Key, entries: list[ReachEntr
         sg = s.group((i, svc), label(svc), parent=grp, style="rounded,filled", fillcolor="#fafafa")
         rk = s.node((i, 1, svc, e.destination, e.route), "route", label(*_route_lines(e)), sg)
         s.edge(src, rk)
+        if e.cluster == FAULT:  # the route's fault filter aborts these before any cluster
+            dk = s.node((i, 4, svc, e.destination, e.route, "FI"), "dead_end", label(f"FI · {pct(e.share)}"), sg)
+            s.edge(rk, dk, color=style.RED)
+            continue
         sub = subset_of(e.cluster)
         ck = s.node((i, 2, svc, e.cluster), "cluster", label(*cluster_lines(e.cluster)), sg, subset=sub)
         s.edge(rk, ck, label(pct(e.cluster_fraction)), **_sub_edge(sub, e.cluster_fraction), fontsize="13")
+        if e.endpoint is None and e.endpoints_unknown:
+            uk = s.node((i, 4, svc, e.cluster, "~unknown"), "unknown", label("endpoints unknown"), sg)
+            s.edge(ck, uk, style="dashed")
+            continue
         if e.endpoint is None:
             dk = s.node((i, 4, svc, e.cluster, e.flag), "dead_end", label(e.flag or "dead end"), sg)
             s.edge(ck, dk, color=style.RED)

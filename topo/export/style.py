@@ -64,6 +64,10 @@ KINDS: dict[str, Kind] = {
     "endpoint": Kind("endpoint", "ellipse", "#ffffff", GREY),
     "service": Kind("service", "box", "#e8f5e9", "#2e7d32", "filled,rounded,bold"),
     "dead_end": Kind("dead end", "octagon", "#ffebee", RED, "filled,bold", (("margin", "0.02,0.02"),)),
+    # what the dump cannot tell (no EDS) or topo does not follow (an unsupported filter): neither
+    # delivered nor dead
+    "unknown": Kind("unknown", "note", "#fafafa", GREY, "filled,dashed"),
+    "mirror": Kind("mirror (copy)", "component", "#ffffff", GREY, "dashed"),
     "target": Kind("failed target", "box", "#ffebee", RED, "filled,bold", (("peripheries", "2"),)),
     "more": Kind("more", "plaintext", "#ffffff", GREY, "solid"),
 }

@@ -302,13 +302,14 @@ def normalize(doc: Any) -> Dump:
         raise DumpError(describe_non_dump(doc))
     dump = Dump()
     apis: set[str] = set()
+    unknown: dict[str, int] = {}
     for entry in doc["configs"]:
         if not isinstance(entry, dict):
             dump.notes.append(f"skipped a `configs` entry that is {_json_kind(entry)}")
             continue
         kind = type_name(entry)
         if kind not in _DUMP_TYPES:
-            dump.notes.append(f"skipped unknown @type {entry.get('@type')!r}")
+            unknown[str(entry.get("@type"))] = unknown.get(str(entry.get("@type")), 0) + 1
             continue
         if _has_camel(entry):
             entry = to_snake(entry)
@@ -318,6 +319,9 @@ def normalize(doc: Any) -> Dump:
         if kind == "ListenersConfigDump":
             entry = _v2_listeners(entry)
         dump.configs.setdefault(kind, []).append(entry)
+    # one note per unknown type (Cilium's NetworkPolicy dumps, a control plane's own sections…)
+    for t, n in sorted(unknown.items()):
+        dump.notes.append(f"skipped unknown @type {t!r}" + (f" ({n} entries)" if n > 1 else ""))
     if not dump.configs:
         raise DumpError("a `configs` array with no Envoy config dump entries")
     dump.api = "v2" if "v2" in apis else "v3"

@@ -273,7 +273,9 @@ def summary_dict(res: IngestResult) -> dict[str, Any]:
         },
         "in_graph": {
             "listeners": counts.get("Listener", 0),
-            "route_configs": counts.get("RouteConfig", 0),
+            # an inline route config and its twin under static_route_configs (§4) are one config
+            "route_configs": len({rc.get("raw") if rc.get("inline") or rc.get("state") == "static" else k
+                                  for k, rc in res.rows.nodes.get("RouteConfig", {}).items()}),
             "clusters": counts.get("Cluster", 0),
             "endpoints": counts.get("Endpoint", 0),
             "services": counts.get("Service", 0),

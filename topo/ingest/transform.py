@@ -170,6 +170,18 @@ def socket_addr(addr: Any) -> tuple[str, int]:
     return "", 0
 
 
+def filter_label(filt: dict[str, Any]) -> str:
+    """How a filter is named to a user: its name, else its config's type (``…v3.RedisProxy``)."""
+    name = _str(filt.get("name"))
+    if name:
+        return name
+    tc = _d(filt.get("typed_config"))
+    t = _str(tc.get("@type"))
+    if t.endswith("udpa.type.v1.TypedStruct") or t.endswith("xds.type.v3.TypedStruct"):
+        t = _str(tc.get("type_url"))
+    return t.rsplit("/", 1)[-1] or "(unnamed filter)"
+
+
 def _typed(filt: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A network/listener filter's kind and config, v3 ``typed_config`` or v2 ``config`` (§1, §4)."""
     tc = _d(filt.get("typed_config"))
@@ -272,6 +284,8 @@ class PodInfo:
     node_name: str
     service_account: str
     cluster_domain: str
+    istio_proxy_sha: str = ""
+    envoy_version: str = ""
 
     @property
     def id(self) -> str:
@@ -324,7 +338,22 @@ def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
         node_name=_str(meta.get("NODE_NAME")),
         service_account=_str(meta.get("SERVICE_ACCOUNT")),
         cluster_domain=domain,
+        istio_proxy_sha=(sha.split(":")[1] if ":" in (sha := _str(meta.get("ISTIO_PROXY_SHA"))) else sha),
+        envoy_version=_envoy_version(node) if node else "",
     )
+
+
+def _envoy_version(node: dict[str, Any]) -> str:
+    """istioctl's getUserAgentVersionInfo: ``major.minor.patch`` then ``-label``, ``/status``,
+    ``/type``, ``/ssl`` from the build metadata."""
+    bv = _d(node.get("user_agent_build_version"))
+    v = _d(bv.get("version"))
+    md = _d(bv.get("metadata"))
+    out = f"{_int(v.get('major_number'))}.{_int(v.get('minor_number'))}.{_int(v.get('patch'))}"
+    for key, sep in (("build.label", "-"), ("revision.status", "/"), ("build.type", "/"), ("ssl.version", "/")):
+        if key in md:
+            out += sep + _str(md[key])
+    return out
 
 
 def fallback_name(source: str) -> str:
@@ -407,6 +436,83 @@ def _v2_hosts_cla(cluster: dict[str, Any]) -> dict[str, Any]:
     """v2 clusters may list ``hosts`` instead of a ``load_assignment``."""
     hosts = _l(cluster.get("hosts"))
     return {"endpoints": [{"lb_endpoints": [{"endpoint": {"address": h}} for h in hosts]}]} if hosts else {}
+
+
+# ---------------------------------------------------------------- mirrors and faults (§6)
+_DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
+FAULT_FILTER = "envoy.filters.http.fault"
+
+
+def _fraction(fp: Any, default: float = 0.0) -> float:
+    """A FractionalPercent ({numerator, denominator HUNDRED|TEN_THOUSAND|MILLION}) as a fraction;
+    a numerator above its denominator counts as all (Envoy caps it)."""
+    if not isinstance(fp, dict):
+        return default
+    den = _DENOMINATORS.get(_str(fp.get("denominator")) or "HUNDRED", 100)
+    return min(max(_int(fp.get("numerator")), 0) / den, 1.0)
+
+
+def _fault(per_filter: Any) -> dict[str, Any] | None:
+    """The fault filter's per-route config (HTTPFault, maybe wrapped in a TypedStruct or a
+    FilterConfig), as {abort, delay, headers, upstream_cluster}; None when there is none."""
+    cfg = _d(_d(per_filter).get(FAULT_FILTER)) if isinstance(per_filter, dict) else {}
+    if not cfg:
+        for k, v in _d(per_filter).items():
+            t = _str(_d(v).get("@type")) + _str(_d(v).get("type_url"))
+            if "HTTPFault" in t or k == "envoy.fault":
+                cfg = _d(v)
+                break
+    t = _str(cfg.get("@type"))
+    if t.endswith("TypedStruct"):
+        cfg = _d(cfg.get("value"))
+    elif t.endswith("config.route.v3.FilterConfig"):
+        cfg = _d(cfg.get("config"))
+    if not cfg:
+        return None
+    out: dict[str, Any] = {}
+    ab = _d(cfg.get("abort"))
+    if ab:
+        # FaultAbort.percentage unset is 0 %; header_abort takes the code and percentage from headers
+        out["abort"] = {"percent": 100.0 * _fraction(ab.get("percentage")),
+                        "http_status": _int(ab.get("http_status")) or None,
+                        "grpc_status": _int(ab.get("grpc_status")) if "grpc_status" in ab else None,
+                        "header": "header_abort" in ab}
+    dl = _d(cfg.get("delay"))
+    if dl:
+        out["delay"] = {"percent": 100.0 * _fraction(dl.get("percentage")),
+                        "duration": _str(dl.get("fixed_delay")), "header": "header_delay" in dl}
+    if not out:
+        return None
+    if _l(cfg.get("headers")):
+        out["headers"] = _l(cfg.get("headers"))
+    if _str(cfg.get("upstream_cluster")):
+        out["upstream_cluster"] = _str(cfg["upstream_cluster"])
+    if _l(cfg.get("downstream_nodes")):
+        out["downstream_nodes"] = _strs(cfg.get("downstream_nodes"))
+    return out
+
+
+# ---------------------------------------------------------------- listener filters (§3)
+_INSPECTORS = {"tls": ("envoy.filters.listener.tls_inspector", "envoy.listener.tls_inspector", "tls_inspector",
+                       "TlsInspector"),
+               "http": ("envoy.filters.listener.http_inspector", "envoy.listener.http_inspector", "http_inspector",
+                        "HttpInspector")}
+
+
+def _inspectors(lst: dict[str, Any]) -> list[list[Any]]:
+    """The listener filters that set what the filter-chain match sees: [[kind, filter_disabled], …]
+    (kind ``tls`` or ``http``), known by name or by config type."""
+    out: list[list[Any]] = []
+    for f in _l(lst.get("listener_filters")):
+        f = _d(f)
+        name = _str(f.get("name"))
+        tc = _d(f.get("typed_config"))
+        t = _str(tc.get("@type")) + _str(tc.get("type_url"))
+        for kind, names in _INSPECTORS.items():
+            if name in names[:3] or t.endswith(names[3]):
+                dis = f.get("filter_disabled")
+                out.append([kind, dis if isinstance(dis, dict) else None])
+    return out
 
 
 # ---------------------------------------------------------------- route match types
@@ -554,14 +660,17 @@ class _Builder:
             if state in ("static", "active"):
                 self.active_listeners.append(key)
         elif op == "rc":
-            _, key, name, state = e
+            _, key, name, state, inline = e
             self.part_of["r" + key] = resource_part("route_config", name, state)
             if key not in self._rc_seen:
                 self._rc_seen.add(key)
                 self.rc_keys.append(key)
-                if name:
+                if name and not inline:
                     self.resolvable.setdefault(("route_config", name), []).append(key)
-            if name and (name not in self.rc_by_name or state == "active"):
+            # An inline route config is its chain's own ("#KEY"), never what an RDS name resolves
+            # to: its name (an HCM's inline config may well carry one, and Envoy lists it again
+            # under static_route_configs) must not make the by-name resolution ambiguous.
+            if name and not inline and (name not in self.rc_by_name or state == "active"):
                 self.rc_by_name[name] = key
         elif op == "cluster":
             _, key, name, state, error, ctype = e
@@ -649,7 +758,7 @@ class _Builder:
         if svc_name in eds or name in eds:
             source = ("cla", eds.get(svc_name) or eds[name])
         elif _d(cl.get("load_assignment")) or _l(cl.get("hosts")):
-            source = ("cla", _d(cl.get("load_assignment")) or _v2_hosts_cla(cl))
+            source = ("inline", _d(cl.get("load_assignment")) or _v2_hosts_cla(cl))
         elif name in status:
             source = ("status", status[name])
         else:
@@ -660,7 +769,7 @@ class _Builder:
 
         def build() -> None:
             covered = True
-            if source[0] == "cla":
+            if source[0] in ("cla", "inline"):
                 eps, opf = _endpoint_rows(_d(source[1]))
             elif source[0] == "status":
                 eps, opf = _status_endpoint_rows(_d(source[1])), 140
@@ -689,6 +798,7 @@ class _Builder:
                 "weighted_priority_health": _bool(_d(cl.get("load_balancing_policy")).get("weighted_priority_health"), False),
                 "overprovisioning_factor": opf,
                 "has_endpoints_info": covered,
+                "endpoint_source": {"cla": "eds", "inline": "inline", "status": "status"}.get(source[0], ""),
                 "istio_config": istio_config(cl.get("metadata")),
                 "raw": jdump(scrub(cl)),
             })
@@ -749,7 +859,7 @@ class _Builder:
             "validate_clusters": _bool(rc.get("validate_clusters"), False),
             "raw": jdump(scrub(rc)),
         })
-        self._effect("rc", key, name, state)
+        self._effect("rc", key, name, state, inline)
         for vi, vh in enumerate(_l(rc.get("virtual_hosts"))):
             vh = _d(vh)
             vkey = f"{key}/{vi}"
@@ -762,8 +872,10 @@ class _Builder:
             })
             self.rows.add_rel("HAS_VHOST", key, vkey)
             self._vhost_vips(vh)
+            # the most specific per-filter config wins: route, then vhost, then route config
+            outer = _fault(vh.get("typed_per_filter_config")) or _fault(rc.get("typed_per_filter_config"))
             for ri, rt in enumerate(_l(vh.get("routes"))):
-                self._route(_d(rt), vkey, ri)
+                self._route(_d(rt), vkey, ri, outer)
 
     def _vhost_vips(self, vh: dict[str, Any]) -> None:
         """Istio names outbound vhosts ``<fqdn>:<port>`` and lists the service VIPs among
@@ -776,14 +888,14 @@ class _Builder:
             if _is_ip(host):
                 self._service(fqdn.lower(), port=int(port), vip=host)
 
-    def _route(self, rt: dict[str, Any], vkey: str, ri: int) -> None:
+    def _route(self, rt: dict[str, Any], vkey: str, ri: int, outer_fault: Any = None) -> None:
         rkey = f"{vkey}/{ri}"
         match, bad = clean_match(rt)
         if bad:
             self.notes.append(f"route {_str(rt.get('name')) or '#' + str(ri)} ({rkey}): {', '.join(bad)} of the "
                               "wrong type in its match; Envoy would refuse it, topo keeps it as never matching")
         action, clusters, header, status = "", [], "", 0
-        mirrors: list[str] = []
+        mirrors: list[list[Any]] = []
         if "route" in rt:
             action = "route"
             ra = _d(rt["route"])
@@ -795,9 +907,12 @@ class _Builder:
                             for w in _l(_d(ra["weighted_clusters"]).get("clusters"))]
             elif "cluster_header" in ra:
                 header = _str(ra["cluster_header"])
-            mirrors = [_str(_d(m).get("cluster")) for m in _l(ra.get("request_mirror_policies"))]
-            if "request_mirror_policy" in ra:
-                mirrors.append(_str(_d(ra["request_mirror_policy"]).get("cluster")))
+            # §6 "Mirrors": a copy of runtime_fraction's default of the requests (all when unset)
+            policies = [_d(m) for m in _l(ra.get("request_mirror_policies"))]
+            if "request_mirror_policy" in ra:  # the v2 field
+                policies.append(_d(ra["request_mirror_policy"]))
+            mirrors = [[_str(m.get("cluster")), _fraction(_d(m.get("runtime_fraction")).get("default_value"), 1.0)
+                        if "runtime_fraction" in m else 1.0] for m in policies if _str(m.get("cluster"))]
         elif "redirect" in rt:
             action = "redirect"
         elif "direct_response" in rt:
@@ -818,12 +933,15 @@ class _Builder:
             "clusters": jdump(clusters),
             "cluster_header": header,
             "direct_status": status,
-            "mirrors": [m for m in mirrors if m],
+            "mirrors": jdump(mirrors) if mirrors else None,
+            "fault": jdump(scrub(fault)) if (fault := _fault(rt.get("typed_per_filter_config")) or outer_fault) else None,
             "istio_config": ic,
         })
         self.rows.add_rel("HAS_ROUTE", vkey, rkey)
         for cname, w in _summed(clusters).items():
             self._effect("edge", "ROUTES_TO", rkey, cname, {"weight": w})
+        for cname in dict.fromkeys(m[0] for m in mirrors):
+            self._effect("edge", "MIRRORS_TO", rkey, cname, {})
 
     # ---- listeners
     def listeners(self) -> None:
@@ -874,6 +992,7 @@ class _Builder:
             "state": state,
             "error": error,
             "listener_filters": [_str(_d(f).get("name")) for f in _l(lst.get("listener_filters"))],
+            "inspectors": jdump(ins) if (ins := _inspectors(lst)) else None,
             "has_matcher": bool(matcher),
             "matcher": jdump(matcher) if matcher else None,
             "raw": jdump(scrub(lst)),
@@ -898,12 +1017,15 @@ class _Builder:
             # CidrRange.prefix_len defaults to 0 when unset
             ranges.append(f"{_str(pr.get('address_prefix'))}/{_int(pr.get('prefix_len'), 0)}")
         src = {k: m[k] for k in ("source_type", "source_prefix_ranges", "direct_source_prefix_ranges", "source_ports") if k in m}
-        terminal, rds, inline = "other", "", ""
+        terminal, rds, inline, unsupported = "other", "", "", ""
         tcp: list[list[Any]] = []
-        for f in _l(fc.get("filters")):
-            kind, cfg = _typed(_d(f))
+        http_filters: list[str] = []
+        filters = [_d(f) for f in _l(fc.get("filters"))]
+        for f in filters:
+            kind, cfg = _typed(f)
             if kind == "http":
                 terminal = "http"
+                http_filters = [filter_label(_d(h)) for h in _l(cfg.get("http_filters"))]
                 if "rds" in cfg:
                     rds = _str(_d(cfg["rds"]).get("route_config_name"))
                 elif "route_config" in cfg:
@@ -913,7 +1035,7 @@ class _Builder:
                     rckey = self._route_config(rc, "static", "", inline=True)
                     self._effect("edge", "USES_ROUTE_CONFIG", ckey, "#" + rckey, {})
                 elif "scoped_routes" in cfg:
-                    self.notes.append(f"scoped_routes on a chain of listener are not followed ({ckey})")
+                    unsupported = "scoped_routes (of the HTTP connection manager)"
             elif kind == "tcp":
                 terminal = "tcp"
                 v1 = _d(cfg.get("value")) if cfg.get("deprecated_v1") is True else {}
@@ -939,6 +1061,10 @@ class _Builder:
             "application_protocols": _strs(m.get("application_protocols")),
             "source_match": jdump(src) if src else None,
             "terminal": terminal,
+            "filters": [filter_label(f) for f in filters],
+            # §4: the terminal filter decides; one topo does not follow is named, never read as NR
+            "unsupported": unsupported or (filter_label(filters[-1]) if terminal == "other" and filters else ""),
+            "http_filters": http_filters,
             "rds_name": rds,
             "inline_route": inline,
             "tcp_clusters": jdump(tcp),
@@ -1069,6 +1195,11 @@ def _transform_dump(doc: Any, source: str, clusters_status: Any, cache: dict[str
         "version": pod.labels.get("version", ""),
         "proxy_type": pod.proxy_type,
         "istio_version": pod.istio_version,
+        "istio_proxy_sha": pod.istio_proxy_sha,
+        "envoy_version": pod.envoy_version,
+        # istioctl's secret summary counts dynamic active and warming secrets; none is stored
+        "secrets": (sum(len(_l(e.get("dynamic_active_secrets"))) + len(_l(e.get("dynamic_warming_secrets")))
+                        for e in dump.get("SecretsConfigDump")) if dump.get("SecretsConfigDump") else None),
         "node_name": pod.node_name,
         "service_account": pod.service_account,
         "cluster_domain": pod.cluster_domain,

@@ -93,8 +93,8 @@ def blast(g: MeshGraph, target: str, namespace: str | None = None) -> BlastResul
         after = _group(config_reach(g, c, failed, only=up))
         for key in sorted(before):
             b, a = before[key], after.get(key, [])
-            dead_b = sum(e.share for e in b if e.endpoint is None)
-            dead_a = sum(e.share for e in a if e.endpoint is None)
+            dead_b = sum(e.share for e in b if e.endpoint is None and not e.endpoints_unknown)
+            dead_a = sum(e.share for e in a if e.endpoint is None and not e.endpoints_unknown)
             lost = max(dead_a - dead_b, 0.0)
             bshare = _shares(b)
             ashare = _shares(a)

@@ -577,7 +577,8 @@ def _drift(g: MeshGraph, chk: _Checker, workloads: dict[str, dict[str, list[str]
         configs = workloads[wl]
         if len(configs) < 2:
             continue
-        reached = {c: {e.destination for e in config_reach(g, c) if e.endpoint is not None} for c in configs}
+        reached = {c: {e.destination for e in config_reach(g, c) if e.endpoint is not None or e.endpoints_unknown}
+                   for c in configs}
         everything = set().union(*reached.values())
         total = sum(len(p) for p in configs.values())
         for dest in sorted(everything):

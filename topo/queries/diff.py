@@ -145,8 +145,9 @@ class _Side:
                 if (key, e.cluster) not in counted:
                     counted.add((key, e.cluster))
                     rs.clusters[e.cluster] = rs.clusters.get(e.cluster, 0.0) + w * e.cluster_fraction
-                if e.endpoint is not None:
-                    k = (e.cluster, e.endpoint)
+                if e.endpoint is not None or e.endpoints_unknown:
+                    # a cluster whose endpoints the dump does not show: one pseudo-endpoint, not a dead end
+                    k = (e.cluster, e.endpoint or "(endpoints unknown)")
                     rs.endpoints[k] = rs.endpoints.get(k, 0.0) + w * e.share
                     rs.pods.setdefault(k, e.pod)
                 else:

@@ -25,7 +25,7 @@ EXCLUDED = {"DRAINING"}  # newer Envoy excludes draining hosts (§8 "Health")
 
 @dataclass
 class Request:
-    """What the client sends: the original destination and the HTTP request."""
+    """What the client sends: the original destination, the connection (TLS, SNI, ALPN) and the HTTP request."""
 
     ip: str | None
     port: int
@@ -36,6 +36,15 @@ class Request:
     http: bool = True
     sni: str = ""
     scheme: str = "http"
+    tls: bool = False  # the client starts TLS (an https:// URL, --tls, --sni)
+    alpn: tuple[str, ...] = ()  # the ALPN the client offers in its TLS ClientHello
+
+    def connection(self) -> Connection:
+        """The connection this request travels on, as Envoy's listener sees it arrive."""
+        if self.tls:
+            return Connection(self.ip, self.port, server_name=self.sni, transport_protocol="tls",
+                              application_protocols=self.alpn)
+        return Connection(self.ip, self.port, application_protocols=("http/1.1",) if self.http else ())
 
 
 def _family(ip: str) -> int:
@@ -69,40 +78,154 @@ def virtual_outbound(listeners: Sequence[Props]) -> Props | None:
 
 
 # ---------------------------------------------------------------- §3 filter-chain sieve
+@dataclass(frozen=True)
+class Connection:
+    """One downstream connection as the client makes it: what Envoy's filter-chain match can see
+    of it once the listener filters have run (§3).
+
+    ``transport_protocol`` is what the client speaks: ``tls`` when it starts a TLS handshake,
+    else ``raw_buffer``. ``server_name`` is its SNI and ``application_protocols`` the ALPN list
+    it offers (TLS), or, in plaintext, the HTTP version http_inspector would read from its first
+    bytes (``http/1.0``, ``http/1.1``, ``h2c``; empty for a protocol that is not HTTP). The source
+    fields are only needed for chains that match on them (Istio never writes such chains):
+    ``source_ip`` None means unknown, and no source range matches it.
+
+    :func:`observe` turns it into what the chains are matched against on one listener (its
+    tls_inspector and http_inspector, and whether they are disabled for the port);
+    :func:`select_chain` runs the whole sieve. Used for outbound listeners (``topo path``) and
+    for a destination's inbound listener alike.
+    """
+
+    ip: str | None
+    port: int
+    server_name: str = ""
+    transport_protocol: str = "raw_buffer"
+    application_protocols: tuple[str, ...] = ()
+    source_ip: str | None = None
+    source_port: int = 0
+    local: bool = False  # source and destination on one host (source_type SAME_IP_OR_LOOPBACK)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the filter-chain match sees of a :class:`Connection` on one listener."""
+
+    transport_protocol: str  # "tls" or "raw_buffer"
+    server_name: str
+    application_protocols: tuple[str, ...]
+    tls_inspector: bool  # ran (configured or injected by Envoy, and not disabled for the port)
+    http_inspector: bool
+
+
+def _port_pred(pred: Any, port: int) -> bool:
+    """A ListenerFilterChainMatchPredicate (a listener filter's ``filter_disabled``) for a
+    connection to ``port``: or/and/not, any_match, destination_port_range [start, end)."""
+    if not isinstance(pred, dict):
+        return False
+    if "or_match" in pred:
+        return any(_port_pred(r, port) for r in (pred["or_match"] or {}).get("rules") or [])
+    if "and_match" in pred:
+        return all(_port_pred(r, port) for r in (pred["and_match"] or {}).get("rules") or [])
+    if "not_match" in pred:
+        return not _port_pred(pred["not_match"], port)
+    if pred.get("any_match"):
+        return True
+    r = pred.get("destination_port_range")
+    if isinstance(r, dict):
+        try:
+            return int(r.get("start") or 0) <= port < int(r.get("end") or 0)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def needs_tls_inspector(chains: Sequence[Props]) -> bool:
+    """Envoy injects a tls_inspector into a listener that has none when one of its
+    ``filter_chains`` (the default chain does not count) matches on ``transport_protocol: tls``, or
+    leaves the transport unset and matches on server names or ALPN ([E] listener_impl.cc
+    ``needTlsInspector``; ENVOY-SEMANTICS.md §3 step 4 leaves the injection out)."""
+    return any(not c["is_default"] and (c["transport_protocol"] == "tls" or (
+        not c["transport_protocol"] and (c["server_names"] or c["application_protocols"]))) for c in chains)
+
+
+def observe(conn: Connection, listener: Props, chains: Sequence[Props]) -> Observed:
+    """What the chains of ``listener`` are matched against: tls_inspector sets ``tls``, the SNI and
+    the ALPN of a TLS connection; http_inspector the HTTP version of a plaintext one; without
+    either, the transport is ``raw_buffer`` and there is no SNI or ALPN (§3 steps 3–5,
+    [E] active_tcp_socket.cc, http_inspector.cc)."""
+    ins = jload(listener.get("inspectors")) or []
+    names = listener.get("listener_filters") or []
+    tls_cfg = [d for k, d in ins if k == "tls"]
+    http_cfg = [d for k, d in ins if k == "http"]
+    if not ins:  # a graph written before inspectors were stored: the names alone
+        tls_cfg = [None for n in names if "tls_inspector" in n]
+        http_cfg = [None for n in names if "http_inspector" in n]
+    tls_on = any(not _port_pred(d, conn.port) for d in tls_cfg) if tls_cfg else needs_tls_inspector(chains)
+    http_on = any(not _port_pred(d, conn.port) for d in http_cfg)
+    if conn.transport_protocol == "tls":
+        if tls_on:
+            return Observed("tls", conn.server_name.lower(), tuple(conn.application_protocols), True, http_on)
+        return Observed("raw_buffer", "", (), False, http_on)
+    alpn = tuple(a for a in conn.application_protocols if a in ("http/1.0", "http/1.1", "h2c")) if http_on else ()
+    return Observed("raw_buffer", "", alpn[:1], tls_on, http_on)
+
+
 def _in_prefix(ip: str | None, cidr: str) -> int:
-    """Prefix length if ip is inside cidr, else -1."""
+    """Prefix length if ip is inside cidr, else -1 (an unknown ip is only inside a /0 range)."""
     try:
         net = ipaddress.ip_network(cidr, strict=False)
-        if net.prefixlen == 0:
-            return 0
         if not ip:
+            return 0 if net.prefixlen == 0 else -1
+        addr = ipaddress.ip_address(ip)
+        if addr.version != net.version:
             return -1
-        return net.prefixlen if ipaddress.ip_address(ip) in net else -1
+        return net.prefixlen if addr in net else -1
     except ValueError:
         return -1
 
 
-def select_chain(chains: Sequence[Props], req: Request, listener: Props) -> Props | None:
-    """Envoy's filter-chain sieve (§3): at each step only the most specific bucket survives,
-    no backtracking; if nothing is left, the default_filter_chain (or None: NR)."""
+def _longest(cands: list[Props], ranges_of: Any, ip: str | None) -> list[Props]:
+    """The chains whose ranges hold ``ip`` with the longest prefix; a chain without ranges counts
+    as 0.0.0.0/0 and ::/0 (§3 steps 2, 6, 8)."""
+    scored = []
+    for c in cands:
+        ranges = ranges_of(c)
+        scored.append((max((_in_prefix(ip, r) for r in ranges), default=-1) if ranges else 0, c))
+    top = max((s for s, _ in scored), default=-1)
+    return [c for s, c in scored if s == top and s >= 0]
+
+
+def _source(c: Props) -> dict[str, Any]:
+    got = jload(c.get("source_match"))
+    return got if isinstance(got, dict) else {}
+
+
+def _cidrs(ranges: Any) -> list[str]:
+    out = []
+    for r in ranges or []:
+        if isinstance(r, dict):
+            out.append(f"{r.get('address_prefix', '')}/{r.get('prefix_len', 0) or 0}")
+    return out
+
+
+def select_chain(chains: Sequence[Props], conn: Connection | Request, listener: Props) -> Props | None:
+    """Envoy's filter-chain sieve (§3), whole: destination port, destination IP, server name,
+    transport protocol, application protocols, direct source IP, source type, source IP, source
+    port. At each step only the most specific bucket survives and Envoy never backtracks; with
+    nothing left, the ``default_filter_chain`` (None: the connection is closed, NR
+    ``filter_chain_not_found``)."""
+    c0 = conn.connection() if isinstance(conn, Request) else conn
     default = next((c for c in chains if c["is_default"]), None)
     cands = [c for c in chains if not c["is_default"]]
-    # 1. destination_port
-    with_port = [c for c in cands if c["destination_port"] == req.port]
+    seen = observe(c0, listener, chains)
+    # 1. destination_port: the chains naming the port, else those naming none
+    with_port = [c for c in cands if c["destination_port"] == c0.port]
     cands = with_port if with_port else [c for c in cands if c["destination_port"] is None]
-    # 2. prefix_ranges: longest matching prefix; a chain without ranges counts as 0.0.0.0/0
-    def prefix_score(c: Props) -> int:
-        if not c["prefix_ranges"]:
-            return 0
-        return max(_in_prefix(req.ip, r) for r in c["prefix_ranges"])
-
-    scored = [(prefix_score(c), c) for c in cands]
-    scored = [(s, c) for s, c in scored if s >= 0]
-    top = max((s for s, _ in scored), default=-1)
-    cands = [c for s, c in scored if s == top]
-    # 3. server_names: exact SNI, then longest wildcard suffix, then chains without names
+    # 2. prefix_ranges: longest matching prefix
+    cands = _longest(cands, lambda c: c["prefix_ranges"], c0.ip)
+    # 3. server_names: exact SNI, then the longest wildcard suffix (*.a.com for x.a.com), then none
     if cands:
-        sni = req.sni.lower()
+        sni = seen.server_name
         exact = [c for c in cands if sni and sni in [s.lower() for s in c["server_names"]]]
         if exact:
             cands = exact
@@ -110,35 +233,38 @@ def select_chain(chains: Sequence[Props], req: Request, listener: Props) -> Prop
             wild: list[tuple[int, Props]] = []
             for c in cands:
                 for s in c["server_names"]:
-                    if s.startswith("*") and sni.endswith(s[1:].lower()) and len(sni) > len(s) - 1:
+                    suffix = s[1:].lower()
+                    if s.startswith("*.") and sni.endswith(suffix) and len(sni) > len(suffix):
                         wild.append((len(s), c))
             if wild:
                 top = max(n for n, _ in wild)
                 cands = [c for n, c in wild if n == top]
             else:
                 cands = [c for c in cands if not c["server_names"]]
-    # 4. transport_protocol: raw_buffer unless a TLS inspector saw TLS
+    # 4. transport_protocol: the exact value, else chains leaving it empty
     if cands:
-        tp = "tls" if req.sni or req.scheme == "https" else "raw_buffer"
-        exact = [c for c in cands if c["transport_protocol"] == tp]
+        exact = [c for c in cands if c["transport_protocol"] == seen.transport_protocol]
         cands = exact if exact else [c for c in cands if not c["transport_protocol"]]
-    # 5. application_protocols: http_inspector sets http/1.1 for plaintext HTTP
+    # 5. application_protocols: the first of the connection's that some chain lists, else chains with none
     if cands:
-        alpn: list[str] = []
-        if req.http and tp == "raw_buffer" and any("http_inspector" in f for f in listener["listener_filters"]):
-            alpn = ["http/1.1"]
         chosen = None
-        for a in alpn:
+        for a in seen.application_protocols:
             m = [c for c in cands if a in c["application_protocols"]]
             if m:
                 chosen = m
                 break
         cands = chosen if chosen is not None else [c for c in cands if not c["application_protocols"]]
-    # 6–9: source fields; Istio never sets them (§3 "What Istio relies on"): prefer chains without.
-    if len(cands) > 1:
-        plain = [c for c in cands if not c["source_match"]]
-        cands = plain or cands
+    # 6. direct_source_prefix_ranges, 7. source_type, 8. source_prefix_ranges, 9. source_ports
+    if cands and any(c["source_match"] for c in cands):
+        cands = _longest(cands, lambda c: _cidrs(_source(c).get("direct_source_prefix_ranges")), c0.source_ip)
+        want = "SAME_IP_OR_LOOPBACK" if c0.local else "EXTERNAL"
+        typed = [c for c in cands if _source(c).get("source_type") == want]
+        cands = typed or [c for c in cands if _source(c).get("source_type", "ANY") in ("ANY", "", None)]
+        cands = _longest(cands, lambda c: _cidrs(_source(c).get("source_prefix_ranges")), c0.source_ip)
+        ported = [c for c in cands if c0.source_port and c0.source_port in (_source(c).get("source_ports") or [])]
+        cands = ported or [c for c in cands if not _source(c).get("source_ports")]
     if cands:
+        # an accepted listener has no two chains with the same effective match (§3): the first
         return sorted(cands, key=lambda c: c["index"])[0]
     return default
 

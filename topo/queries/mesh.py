@@ -12,7 +12,7 @@ from typing import Any
 
 from topo.errors import TopoError
 from topo.model.names import parse_cluster_name, service_namespace, subset_of, workload_name
-from topo.queries.reach import config_reach
+from topo.queries.reach import FAULT, config_reach
 from topo.stores.hops import MeshGraph
 
 Split = tuple[tuple[str, float, str | None], ...]  # (subset or "all", route weight fraction, dead-end flag)
@@ -77,6 +77,8 @@ def mesh_model(g: MeshGraph, namespace: str | None = None) -> MeshModel:
         ids = by_config[config]
         routes: dict[tuple[str, str, str], dict[str, tuple[float, str | None]]] = {}
         for e in config_reach(g, config):
+            if e.cluster == FAULT:  # a fault filter's aborts: no cluster, no edge of their own
+                continue
             # the edge goes where the traffic lands: the cluster's service (a vhost may route elsewhere)
             fq = str(parse_cluster_name(e.cluster)["fqdn"] or "") or e.service_host
             sv = m.services.setdefault(fq, MeshService(_svc_namespace(fq, known)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from topo.queries.resolve import make_request, resolve_destination, resolve_source
-from topo.queries.walk import ClusterShare, DeadEnd, EndpointShare, Hop, Walker
+from topo.queries.walk import ClusterShare, DeadEnd, EndpointShare, Fault, Hop, Mirror, Unsupported, Walker
 from topo.stores.hops import MeshGraph
 
 
@@ -29,6 +29,11 @@ class PathAnswer:
     dead_ends: list[DeadEnd]
     outcome: str  # ok, partial (some requests die), dead_end (all do)
     notes: list[str] = field(default_factory=list)
+    mirrors: list[Mirror] = field(default_factory=list)  # shadow copies: extra, not part of the 100 %
+    faults: list[Fault] = field(default_factory=list)  # the route's fault injection (an abort is also a dead end FI)
+    unsupported: list[Unsupported] = field(default_factory=list)  # requests reaching a filter topo does not follow
+    # the share of requests that reach clusters whose endpoints the dump does not show (no EDS)
+    endpoints_unknown: float = 0.0
 
 
 @dataclass
@@ -44,11 +49,13 @@ class PathResult:
 
 def path(g: MeshGraph, src: str, dst: str, *, namespace: str | None = None, port: int | None = None,
          req_path: str | None = None, headers: dict[str, str] | None = None, method: str = "GET",
-         host: str | None = None, tcp: bool = False) -> PathResult:
+         host: str | None = None, tcp: bool = False, tls: bool = False, sni: str | None = None) -> PathResult:
+    """``tls`` (or an ``https://`` DST, or an ``sni``) makes the client start TLS, with the SNI
+    ``sni`` or else the host it dials; ``tcp`` (or ``tcp://``) sends bytes that are not HTTP."""
     answers = []
     for grp in resolve_source(g, src, namespace):
         d = resolve_destination(g, dst, grp, port=port, path=req_path)
-        req = make_request(d, host=host, method=method, headers=headers, tcp=tcp)
+        req = make_request(d, host=host, method=method, headers=headers, tcp=tcp, tls=tls, sni=sni)
         hops, split = Walker(g, grp.config).request(req)
         eps = sorted((e for c in split.clusters for e in c.endpoints), key=lambda e: (-e.share, e.address, e.cluster))
         dead = sorted(split.dead_ends, key=lambda x: (-x.share, x.flag, x.object))
@@ -59,12 +66,16 @@ def path(g: MeshGraph, src: str, dst: str, *, namespace: str | None = None, port
             config=grp.config,
             request={"ip": req.ip, "port": req.port, "host": req.host, "path": req.path, "method": req.method,
                      "headers": dict(sorted(req.headers.items())), "protocol": "http" if req.http else "tcp",
-                     "service": d.fqdn},
+                     "service": d.fqdn, "tls": req.tls, "sni": req.sni},
             hops=hops,
             clusters=split.clusters,
             endpoints=eps,
             dead_ends=dead,
             outcome=outcome,
             notes=d.notes,
+            mirrors=sorted(split.mirrors, key=lambda m: m.cluster),
+            faults=split.faults,
+            unsupported=split.unsupported,
+            endpoints_unknown=sum((c.share for c in split.clusters if c.endpoints_unknown), 0.0),
         ))
     return PathResult(source=src, destination=dst, answers=answers)

@@ -23,6 +23,7 @@ from topo.stores.hops import MeshGraph, Props, Upstream
 from topo.util import is_ip
 
 INBOUND_PORTS = (15006, 15090, 15021, 15000, 15020)
+FAULT = "(fault injection)"  # the cluster column of the requests a route's fault filter aborts
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class ReachEntry:
     pod: str | None
     share: float  # of this (destination, route)'s requests
     flag: str | None
+    # the cluster's endpoints are not in the dump (taken without EDS): endpoint None, not a dead end
+    endpoints_unknown: bool = False
 
     @property
     def service_host(self) -> str:
@@ -103,12 +106,16 @@ def _entries(split: Split, base: dict[str, Any]) -> list[ReachEntry]:
     for c in split.clusters:
         if c.name in PASSTHROUGH or c.name == BLACKHOLE:
             continue
-        if c.flag:
+        if c.flag or c.endpoints_unknown:
             rows.append(ReachEntry(**base, cluster=c.name, cluster_fraction=c.fraction, endpoint=None, pod=None,
-                                   share=c.share, flag=c.flag))
+                                   share=c.share, flag=c.flag, endpoints_unknown=c.endpoints_unknown))
         for e in c.endpoints:
             rows.append(ReachEntry(**base, cluster=c.name, cluster_fraction=c.fraction, endpoint=e.address,
                                    pod=e.pod, share=e.share, flag=None))
+    for d in split.dead_ends:
+        if d.flag == "FI":  # fault injection aborts a share of the route's requests before any cluster
+            rows.append(ReachEntry(**base, cluster=FAULT, cluster_fraction=0.0, endpoint=None, pod=None,
+                                   share=d.share, flag="FI"))
     return rows
 
 
@@ -159,7 +166,7 @@ def config_reach(g: MeshGraph, config: str, failed: frozenset[str] = frozenset()
                                 "route": r["name"] or f"#{r['index']}", "match": r["match_text"] or ""}
                         if r["action"] != "route":
                             continue
-                        rows += _entries(w.action(r, None, None), base)
+                        rows += _entries(w.action(r, None, None, ch["http_filters"]), base)
     rows.sort(key=lambda e: (e.destination, e.route, e.cluster, e.endpoint or "", e.listener))
     return rows
 
@@ -184,13 +191,16 @@ class Target:
     listener_keys: list[str] = field(default_factory=list)
 
     def matches(self, e: ReachEntry) -> bool:
+        # an entry reaches its cluster's endpoints when one is named, or when the dump shows none
+        # (no EDS): the cluster leads to the service, where inside it is unknown
+        reaches = e.endpoint is not None or e.endpoints_unknown
         if self.kind == "service":
             # traffic that lands on the service's own clusters, whatever vhost sent it there
             parts = parse_cluster_name(e.cluster)
             return (parts["fqdn"] == self.value and (self.port is None or parts["port"] == self.port)
-                    and e.endpoint is not None)
+                    and reaches)
         if self.kind == "cluster":
-            return e.cluster == self.value and e.endpoint is not None
+            return e.cluster == self.value and reaches
         if self.kind == "pod":
             return e.pod == self.value
         if self.kind == "ip":
@@ -207,7 +217,10 @@ def resolve_target(g: MeshGraph, text: str, namespace: str | None = None) -> Tar
         if not cls:
             raise TopoError(f"no cluster named {text!r} in the graph", 2)
         return Target(text, "cluster", text, None, [], [c["key"] for c in cls])
-    host, port = split_hostport(text)
+    try:
+        host, port = split_hostport(text)
+    except TopoError:  # `name:notaport`: not an address, maybe a cluster's name
+        host, port = text, None
     if is_ip(host):
         eps = g.find_endpoints(ips=[host])
         eps = [e for e in eps if port is None or e["port"] == port]
@@ -218,6 +231,10 @@ def resolve_target(g: MeshGraph, text: str, namespace: str | None = None) -> Tar
         eps = g.find_endpoints(pod_ids=[pods[0]["id"]])
         return Target(text, "pod", pods[0]["id"], None, [e["key"] for e in eps],
                       sorted(g.clusters_of_endpoints(e["key"] for e in eps)), g.find_listeners(pods[0]["ips"] or []))
+    # any other cluster name, as the dump spells it (`localhost:10011`, `gateway`: not Istio's form)
+    named = g.find_clusters(names=[text])
+    if named:
+        return Target(text, "cluster", text, None, [], [c["key"] for c in named])
     services = g.services()
     h = host.lower()
     cands = [s for s in services if s["fqdn"] == h]

@@ -91,7 +91,9 @@ def resolve_destination(g: MeshGraph, dst: str, grp: SourceGroup, port: int | No
     raw = dst
     if "://" in dst:
         u = urlsplit(dst)
-        scheme = u.scheme or "http"
+        scheme = (u.scheme or "http").lower()
+        if scheme not in ("http", "https", "tcp", "tls"):
+            raise TopoError(f"unknown scheme {scheme!r} in {dst!r}: use http://, https://, tcp:// or tls://", 2)
         raw = u.netloc
         upath = (u.path or "/") + (f"?{u.query}" if u.query else "")
         if port is None and u.port is None and scheme in ("http", "https"):
@@ -143,9 +145,16 @@ def resolve_destination(g: MeshGraph, dst: str, grp: SourceGroup, port: int | No
     return d
 
 
+HTTPS_ALPN = ("h2", "http/1.1")  # what curl and browsers offer in their ClientHello
+
+
 def make_request(d: Destination, *, host: str | None = None, method: str = "GET",
-                 headers: dict[str, str] | None = None, tcp: bool = False) -> Request:
-    """The Host a client sends for the DST typed: ``name:port``, without the default port (§5)."""
+                 headers: dict[str, str] | None = None, tcp: bool = False, tls: bool = False,
+                 sni: str | None = None) -> Request:
+    """The request a client sends for the DST typed. HTTP: the Host ``name:port``, without the
+    default port (§5). TLS (an ``https://`` or ``tls://`` URL, ``tls``, or an ``sni``): the SNI is
+    ``sni``, else the host dialled (none for an IP); ``https`` offers ALPN h2 and http/1.1.
+    ``tcp`` (or ``tcp://``, ``tls://``): bytes that are not HTTP."""
     default_port = 443 if d.scheme == "https" else 80
     if host is None:
         h = d.host if d.port == default_port else f"{d.host}:{d.port}"
@@ -153,5 +162,12 @@ def make_request(d: Destination, *, host: str | None = None, method: str = "GET"
             h = f"[{d.host}]" if d.port == default_port else f"[{d.host}]:{d.port}"
     else:
         h = host
+    use_tls = tls or bool(sni) or d.scheme in ("https", "tls")
+    http = not tcp and d.scheme not in ("tcp", "tls")
+    server_name = ""
+    if use_tls:
+        server_name = (sni if sni else ("" if is_ip(d.host) else d.host)).lower().rstrip(".")
+    alpn = HTTPS_ALPN if use_tls and http else ()
     return Request(ip=d.ip, port=d.port, host=h, path=d.path, method=method.upper(),
-                   headers={k.lower(): v for k, v in (headers or {}).items()}, http=not tcp, scheme=d.scheme)
+                   headers={k.lower(): v for k, v in (headers or {}).items()}, http=http, scheme=d.scheme,
+                   sni=server_name, tls=use_tls, alpn=alpn)

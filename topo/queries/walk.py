@@ -39,8 +39,11 @@ class ClusterShare:
     fraction: float  # weight / Σ weights of the action
     share: float  # fraction of the question's requests that pick this cluster
     exists: bool
-    flag: str | None  # a dead end at this cluster: NC, UH, BlackHole, PassthroughCluster, NOEDS
+    flag: str | None  # a dead end at this cluster: NC, UH, BlackHole, PassthroughCluster
     endpoints: list[EndpointShare] = field(default_factory=list)
+    # the cluster is there and its share is right, but the dump does not show its endpoints
+    # (taken without EDS): where inside the cluster the requests go is unknown, not a dead end
+    endpoints_unknown: bool = False
 
 
 @dataclass
@@ -59,11 +62,50 @@ class Hop:
 
 
 @dataclass
+class Mirror:
+    """A route's request_mirror_policies entry: a fire-and-forget copy (§6 "Mirrors")."""
+
+    cluster: str
+    fraction: float  # of the route's forwarded requests that are copied
+    share: float  # copies, as a fraction of the question's requests: shadow traffic, not part of the 100 %
+    exists: bool  # the cluster is in the proxy's config (else the copy is dropped)
+
+
+@dataclass
+class Fault:
+    """The fault filter's config for a route (envoy.filters.http.fault): an abort takes its
+    share before the router (a dead end ``FI``); a delay only slows requests down."""
+
+    kind: str  # abort or delay
+    percent: float  # of the requests it applies to
+    share: float  # of the question's requests it hits
+    http_status: int | None = None
+    grpc_status: int | None = None
+    duration: str = ""  # delay
+    header: bool = False  # the request's x-envoy-fault-* headers decide (header_abort / header_delay)
+    cluster: str = ""  # only requests to this upstream cluster
+
+
+@dataclass
+class Unsupported:
+    """Requests that reach a filter topo does not follow (Redis, Dubbo, Kafka, a Cilium filter…):
+    not a dead end; what happens next is not in the model."""
+
+    filter: str
+    share: float
+    listener: str
+    chain: str
+
+
+@dataclass
 class Split:
     """Where the requests of one route action (or tcp_proxy) end up."""
 
     clusters: list[ClusterShare]
     dead_ends: list[DeadEnd]
+    mirrors: list[Mirror] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    unsupported: list[Unsupported] = field(default_factory=list)
 
 
 def _by_port(listeners: list[Props]) -> dict[int, list[Props]]:
@@ -71,6 +113,78 @@ def _by_port(listeners: list[Props]) -> dict[int, list[Props]]:
     for l in listeners:
         out.setdefault(l["port"], []).append(l)
     return out
+
+
+def _chain_label(ch: Props) -> str:
+    if ch["name"]:
+        return str(ch["name"])
+    return "default_filter_chain" if ch["is_default"] else f"#{ch['index']}"
+
+
+def describe_fault(f: Fault) -> str:
+    """``abort 30% (503)``, ``delay 2s 100%``, as the path hop shows it."""
+    by = " if the request's x-envoy-fault headers say so" if f.header else ""
+    to = f" to {f.cluster}" if f.cluster else ""
+    pct_ = f"{f.percent:g}%"
+    if f.kind == "abort":
+        code = f"gRPC {f.grpc_status}" if f.grpc_status is not None else str(f.http_status or "")
+        return f"fault: abort {pct_}{f' ({code})' if code else ''}{to}{by}"
+    return f"fault: delay {f.duration or '?'} {pct_}{to}{by}"
+
+
+def _fault_applies(fault: dict[str, Any], req: Request | None) -> bool:
+    """The fault filter's own conditions: its header matchers and downstream nodes (a question
+    without a request, such as reach, cannot meet them)."""
+    if fault.get("headers") or fault.get("downstream_nodes"):
+        if req is None:
+            return False
+        hdrs = {k.lower(): v for k, v in req.headers.items()}
+        if not all(envoy.header_matches(h, hdrs) for h in fault.get("headers") or []):
+            return False
+        nodes = fault.get("downstream_nodes") or []
+        if nodes and hdrs.get("x-envoy-downstream-service-node") not in nodes:
+            return False
+    return True
+
+
+def _apply_fault(split: Split, fault: dict[str, Any], req: Request | None) -> None:
+    """An abort of p % takes p of the requests (of those to ``upstream_cluster`` when set) before
+    the router: a dead end ``FI``; the rest keep their split (§6, envoy.filters.http.fault)."""
+    only = str(fault.get("upstream_cluster") or "")
+    ab = fault.get("abort")
+    if isinstance(ab, dict):
+        p = float(ab.get("percent") or 0.0) / 100.0
+        if ab.get("header"):  # header_abort: only requests that carry the abort header
+            p = p if req is not None and "x-envoy-fault-abort-request" in req.headers else 0.0
+        hit = 0.0
+        if p > 0:
+            for c in split.clusters:
+                if only and c.name != only:
+                    continue
+                hit += c.share * p
+                c.share *= 1 - p
+                for e in c.endpoints:
+                    e.share *= 1 - p
+            for d in split.dead_ends:
+                if not only or d.object == only:
+                    if not only and not split.clusters:
+                        hit += d.share * p
+                    d.share *= 1 - p
+            if hit > 0:
+                split.dead_ends.append(DeadEnd("FI", hit, f"fault injection aborts {p * 100:g}% of the requests"
+                                               + (f" to {only}" if only else "")
+                                               + (f" with {ab['http_status']}" if ab.get("http_status") else ""),
+                                               only))
+        split.faults.append(Fault("abort", float(ab.get("percent") or 0.0), hit, ab.get("http_status"), ab.get("grpc_status"),
+                                  header=bool(ab.get("header")), cluster=only))
+    dl = fault.get("delay")
+    if isinstance(dl, dict):
+        p = float(dl.get("percent") or 0.0) / 100.0
+        if dl.get("header"):
+            p = p if req is not None and "x-envoy-fault-delay-request" in req.headers else 0.0
+        base = sum(c.share for c in split.clusters if not only or c.name == only) if split.clusters else 1.0
+        split.faults.append(Fault("delay", float(dl.get("percent") or 0.0), base * p, duration=str(dl.get("duration") or ""),
+                                  header=bool(dl.get("header")), cluster=only))
 
 
 class Walker:
@@ -127,8 +241,7 @@ class Walker:
                 continue
             eps = self.g.endpoints(cl["key"])
             if not eps and not cl["has_endpoints_info"]:
-                cs.flag = "NOEDS"
-                out.dead_ends.append(DeadEnd("NOEDS", share, "endpoints unknown: the dump has no EDS section", name))
+                cs.endpoints_unknown = True  # the dump was taken without EDS: not a dead end
                 continue
             shares = envoy.endpoint_shares(cl, eps, self.failed)
             if not shares:
@@ -175,15 +288,19 @@ class Walker:
         odst = (req.ip, req.port)
         if chain["terminal"] == "tcp":
             return hops, self.split("TCP_TO", chain["key"], jload(chain["tcp_clusters"]) or [], 1.0, odst)
-        if chain["terminal"] != "http":
-            return hops, Split([], [DeadEnd("NR", 1.0, "the chain has no HTTP connection manager or tcp_proxy",
-                                            chain["name"])])
+        if chain["terminal"] != "http" or chain["unsupported"]:
+            what = chain["unsupported"] or "a chain without filters"
+            return hops, Split([], [], unsupported=[Unsupported(what, 1.0, target["name"], _chain_label(chain))])
         rc = self.g.route_config(chain["key"], self.config)
         if rc is None:
             return hops, Split([], [DeadEnd("NR", 1.0, f"route config {chain['rds_name']!r} is missing "
                                             "(the listener stays warming)", chain["rds_name"])])
         hops.append(Hop("route_config", rc["name"] or "(inline)"))
-        vh = envoy.select_vhost(self.g.vhosts(rc["key"]), req.host, bool(rc["ignore_port_in_host_matching"]))
+        vhosts = self.g.vhosts(rc["key"])
+        if not vhosts:
+            return hops, Split([], [DeadEnd("NR", 1.0, f"route config {rc['name'] or '(inline)'} has no virtual "
+                                            "hosts: every request gets 404", rc["name"])])
+        vh = envoy.select_vhost(vhosts, req.host, bool(rc["ignore_port_in_host_matching"]))
         if vh is None:
             return hops, Split([], [DeadEnd("NR", 1.0, f"no virtual host matches Host {req.host!r}", rc["name"])])
         hops.append(Hop("virtual_host", vh["name"], f"Host {req.host}"))
@@ -191,10 +308,28 @@ class Walker:
         if route is None:
             return hops, Split([], [DeadEnd("NR", 1.0, f"no route in {vh['name']} matches {req.method} {req.path}",
                                             vh["name"])])
-        hops.append(Hop("route", route["name"] or f"#{route['index']}", route["match_text"] or ""))
-        return hops, self.action(route, req, odst)
+        split = self.action(route, req, odst, chain["http_filters"])
+        detail = "; ".join(x for x in [route["match_text"] or "", *(describe_fault(f) for f in split.faults)] if x)
+        hops.append(Hop("route", route["name"] or f"#{route['index']}", detail))
+        return hops, split
 
-    def action(self, route: Props, req: Request | None, odst: tuple[str | None, int] | None) -> Split:
+    def action(self, route: Props, req: Request | None, odst: tuple[str | None, int] | None,
+               http_filters: list[str] | None = None) -> Split:
+        """Where a route sends requests: its fault filter config first (an abort is a dead end
+        ``FI`` before the router), then its clusters, and the copies its mirror policies make."""
+        split = self._forward(route, req, odst)
+        fault = jload(route["fault"]) if (http_filters is None or any("fault" in f for f in http_filters)) else None
+        if isinstance(fault, dict) and _fault_applies(fault, req):
+            _apply_fault(split, fault, req)
+        mirrors = jload(route["mirrors"]) or []
+        if mirrors and route["action"] == "route":
+            forwarded = 1.0 - sum(f.share for f in split.faults if f.kind == "abort")
+            targets = self.g.targets("MIRRORS_TO", route["key"], self.config)
+            for name, frac in mirrors:
+                split.mirrors.append(Mirror(name, float(frac), forwarded * float(frac), name in targets))
+        return split
+
+    def _forward(self, route: Props, req: Request | None, odst: tuple[str | None, int] | None) -> Split:
         a = route["action"]
         if a == "route":
             if route["cluster_header"]:

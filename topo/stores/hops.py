@@ -59,6 +59,10 @@ def pick(cands: Iterable[Props], picks: dict[str, str]) -> dict[str, Props]:
         by_name.setdefault(c["name"], []).append(c)
     out: dict[str, Props] = {}
     for name, cs in by_name.items():
+        own = [c for c in cs if c.get("inline")]
+        if own:  # a chain's inline route config is its own, whatever other configs share its name
+            out[name] = own[0]
+            continue
         want = picks.get(name)
         chosen = next((c for c in cs if c["key"] == want), None) if want else cs[0]
         if chosen is not None:
