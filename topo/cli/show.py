@@ -105,15 +105,17 @@ def all_(pod: PodArg, graph: GraphOpts, port: PortOpt = 0, address: AddressOpt =
          subset: SubsetOpt = "", direction: DirectionOpt = "", name: NameOpt = "", cluster: ClusterOpt = "",
          status: StatusOpt = "", verbose: VerboseOpt = True, namespace: NsOpt = None,
          output: OutputOpt = Fmt.table) -> None:
-    """Like `istioctl proxy-config all POD`: cluster, listener, route and endpoint tables (no bootstrap or secrets)."""
+    """Like `istioctl proxy-config all POD`: versions, cluster, listener, route, secret (a count) and endpoint tables."""
     from topo.export.tabwriter import full_summary
     from topo.queries import show as q
 
     kw: dict[str, Any] = {"namespace": namespace, "config_type": True}
     with graph.open() as g:
-        tables = [q.cluster_table(g, pod, q.ClusterFilter(fqdn, port, subset, direction), require=False, **kw),
+        tables = [q.bootstrap_table(g, pod, namespace=namespace),
+                  q.cluster_table(g, pod, q.ClusterFilter(fqdn, port, subset, direction), require=False, **kw),
                   q.listener_table(g, pod, q.ListenerFilter(address, port, "", verbose), require=False, **kw),
                   q.route_table(g, pod, q.RouteFilter(name, verbose), require=False, **kw),
+                  q.secret_table(g, pod, namespace=namespace),
                   q.endpoint_table(g, pod, q.EndpointFilter(address, port, cluster, status), **kw)]
     if output is Fmt.table:
         typer.echo(full_summary(tables), nl=False)

@@ -56,12 +56,13 @@ def tabwrite(text: str, *, minwidth: int = 0, padding: int = 1) -> str:
 
 
 def render_text(t: ShowTable) -> str:
-    """The table exactly as istioctl prints it."""
-    rows: list[Sequence[Cell]] = [t.header, *t.rows]
+    """The table exactly as istioctl prints it (a table without a header: its lines alone)."""
+    rows: list[Sequence[Cell]] = [t.header, *t.rows] if t.header else list(t.rows)
     text = "".join("\t".join(str(c) for c in row) + "\n" for row in rows)
     return tabwrite(text, padding=t.padding)
 
 
 def full_summary(tables: Sequence[ShowTable]) -> str:
-    """``proxy-config all``'s tables (without its bootstrap and secret sections), blank-line separated."""
-    return "\n".join(render_text(t) for t in tables)
+    """``proxy-config all``'s sections, blank-line separated; a section with nothing to say (the
+    bootstrap or secrets of a dump without them) is left out."""
+    return "\n".join(render_text(t) for t in tables if t.header or t.rows)

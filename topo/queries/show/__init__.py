@@ -6,11 +6,13 @@ route,cluster,endpoint}.go``): the same columns, the same filters (a dataclass e
 istioctl's text; ``-o json|yaml`` prints the table's ``resources``.
 """
 
+from topo.queries.show.bootstrap import bootstrap_table, secret_table
 from topo.queries.show.clusters import ClusterFilter, cluster_table
 from topo.queries.show.common import Cell, ShowTable, resolve_pod
 from topo.queries.show.endpoints import EndpointFilter, endpoint_status_table, endpoint_table
 from topo.queries.show.listeners import ListenerFilter, listener_table
 from topo.queries.show.routes import RouteFilter, route_table
 
-__all__ = ["Cell", "ClusterFilter", "EndpointFilter", "ListenerFilter", "RouteFilter", "ShowTable", "cluster_table",
-           "endpoint_status_table", "endpoint_table", "listener_table", "resolve_pod", "route_table"]
+__all__ = ["Cell", "ClusterFilter", "EndpointFilter", "ListenerFilter", "RouteFilter", "ShowTable", "bootstrap_table",
+           "cluster_table", "endpoint_status_table", "endpoint_table", "listener_table", "resolve_pod", "route_table",
+           "secret_table"]

@@ -54,11 +54,17 @@ class _Cla:
     endpoints: list[Props]
 
 
-def _load_assignments(g: MeshGraph, config: str) -> list[_Cla]:
-    """Each cluster's endpoints as one load assignment, in the order istioctl reads them."""
+def _load_assignments(g: MeshGraph, config: str, *, eds_only: bool = False) -> list[_Cla]:
+    """Each cluster's endpoints as one load assignment, in the order istioctl reads them.
+
+    ``eds_only``: only the load assignments of the dump's endpoint section (EndpointsConfigDump),
+    which is all that istioctl's EDS table prints; a cluster's inline ``load_assignment`` (STATIC
+    and DNS clusters of a dump whose endpoint section leaves them out) is not listed there."""
     out = []
     states = ("static", "active", "error", "eds_only")  # eds_only: a load assignment with no CDS cluster
     for c in dynamic_first([c for c in g.config_clusters(config) if c["state"] in states]):
+        if eds_only and c["endpoint_source"] not in ("eds", None):  # None: a graph from before the property
+            continue
         eps = g.endpoints(c["key"])
         if eps:
             out.append(_Cla(c["eds_service_name"] or c["name"], eps))
@@ -70,7 +76,7 @@ def endpoint_table(g: MeshGraph, pod: str, f: EndpointFilter = EndpointFilter(),
     """The EDS endpoint table (configdump PrintEndpointsSummary, as in ``proxy-config all``; padding 5)."""
     grp = resolve_pod(g, pod, namespace)
     clas = []
-    for cla in _load_assignments(g, grp.config):
+    for cla in _load_assignments(g, grp.config, eds_only=True):
         eps = [e for e in cla.endpoints if f.verify(endpoint_address(e), e["port"] or 0, cla.cluster,
                                                     e["health"] or "UNKNOWN")]
         if eps:
