@@ -356,7 +356,9 @@ def test_identical_findings_collapse_across_pods_and_configs(graph_of):
     docs = [simple_mesh_dump(pod=f"client-{i}", v2=[], ip=f"10.0.0.{i}", labels={"app": f"c{i}"}) for i in range(5)]
     for i, d in enumerate(docs[:3]):  # three more distinct configs: an extra, unrelated cluster each
         cds = next(c for c in d["configs"] if c["@type"].endswith("ClustersConfigDump"))
-        cds["dynamic_active_clusters"].append({"cluster": cluster(f"outbound|80||x{i}.default.svc.cluster.local")})
+        # (ServiceEntry hosts: a Kubernetes service some sidecars of the namespace lack would be
+        # a service_not_in_scope finding)
+        cds["dynamic_active_clusters"].append({"cluster": cluster(f"outbound|80||x{i}.example.com")})
     res = check(graph_of(*docs))
     f = only(res, "subset_no_endpoints")
     assert f.pod_count == 5 and f.pods == [f"default/client-{i}" for i in range(5)]
@@ -431,8 +433,17 @@ def test_bookinfo_50_50_reviews_split_with_missing_subsets(realdumps, graph_of):
     # productpage and ratings too, on both route configs that list them (80 and 9080).
     assert sorted(f.objects["cluster"].split("|")[3].split(".")[0] for f in nc) == sorted(
         ["details", "productpage", "ratings"] * 2 + ["reviews"] * 4)
+    # Istio 1.4 rendered each VirtualService into route config 80 too, for services whose only port
+    # is 9080: four port-80 ghost vhosts (§5 "Port 80"), each routing to an outbound|80|… cluster
+    ghosts = sorted(f.objects["vhost"] for f in res.findings if f.kind == "port80_ghost_vhost")
+    assert ghosts == [f"{s}.bookinfo.svc.cluster.local:80" for s in ("details", "productpage", "ratings", "reviews")]
+    for f in nc:
+        if f.objects["route_config"] == "80":
+            assert "has no port 80 (its ports: 9080)" in f.details[0]
+            assert "no DestinationRule for" in f.details[1]  # and the subset is nowhere either
     # The dump has no EDS: the clusters actually used can't be checked for UH (one info).
-    assert kinds(res) == [("error", "missing_cluster")] * 10 + [("info", "endpoints_unknown")]
+    assert kinds(res) == [("error", "missing_cluster")] * 10 + [("info", "endpoints_unknown")] + [
+        ("warning", "port80_ghost_vhost")] * 4
 
 
 # ---------------------------------------------------------------- CLI

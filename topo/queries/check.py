@@ -19,6 +19,9 @@ no_healthy_endpoints    warning   every endpoint unhealthy and panic disabled (5
 all_unhealthy_panic     warning   every endpoint unhealthy; panic mode sends to them anyway
 endpoints_unknown       info      used clusters whose endpoints the dump does not show (no EDS)
 missing_route_config    error     an active listener's chain names an RDS config that is absent (404 NR)
+no_virtual_hosts        error     a route config in use that has no virtual host: every request on it gets 404 NR
+port80_ghost_vhost      warning   a vhost Istio rendered into route config ``80`` for a service without port 80:
+                                  its routes name ``outbound|80|…``, a cluster that does not exist (503 NC)
 listener_warming        error     a listener stuck warming on a missing RDS name (warning otherwise)
 error_state             error     a rejected (NACKed) listener, route config or cluster update
 duplicate_domains       error     a domain in two virtual hosts of one route config (Envoy rejects it)
@@ -28,6 +31,8 @@ cluster_header          info      the cluster comes from a request header (missi
 no_catch_all            info      an RDS vhost whose routes leave some paths unmatched (404 NR)
 registry_only           info      BlackHoleCluster / block_all catch-alls: which hosts are blocked
 config_drift            warning   a destination some pods of a workload reach and others do not
+service_not_in_scope    info      a service other sidecars of the namespace reach that these have no cluster for
+                                  (a Sidecar's egress hosts, or exportTo): their requests take the catch-all
 ======================  ========  ==========================================================
 
 Identical findings of many pods are collapsed: the key is the finding's kind plus the
@@ -271,6 +276,15 @@ class _Checker:
                                 {"listener": l["name"], "chain": _chain_label(ch), "route_config": ch["rds_name"]},
                                 [istio_object(ch["istio_config"])]), pods)
                         continue
+                    if not self.g.vhosts(rc["key"]):
+                        # §9 NR: no vhost can match any Host (Istio sends an empty RouteConfiguration
+                        # for a route name it could not build, §4)
+                        self.add(Finding(
+                            "no_virtual_hosts", "error", "NR", "404",
+                            f"listener {l['name']} chain {_chain_label(ch)} takes its routes from route config "
+                            f"{_rc_label(rc)}, which has no virtual hosts: every request gets 404 NR",
+                            {"listener": l["name"], "chain": _chain_label(ch), "route_config": _rc_label(rc)},
+                            [istio_object(ch["istio_config"])]), pods)
                     if rc["key"] in seen_rc:
                         continue
                     seen_rc.add(rc["key"])
@@ -352,7 +366,9 @@ class _Checker:
                     if targets is None:
                         targets = self.g.targets("ROUTES_TO", ref.route["key"], config)
                     if name not in targets:
-                        self.missing(name, frac, {**where, "cluster": name}, vs, name in warming, pods)
+                        self.missing(name, frac, {**where, "cluster": name}, vs, name in warming, pods,
+                                     live=live, route_config=ref.rc["name"] or "")
+                        self.ghost(ref, name, vs, name in warming, pods)
                         continue
                 if name == BLACKHOLE:
                     continue
@@ -469,8 +485,15 @@ class _Checker:
             {"route_config": _rc_label(rc), "vhost": vh["name"], "route": _route_label(r)},
             [istio_object(r["istio_config"])])
 
+    def _service_ports(self, fqdn: str) -> list[int]:
+        """The ports the graph knows for a service (services.json, the clusters' names)."""
+        by_fqdn = self.g.memo(("services_by_fqdn",), lambda: {sv["fqdn"]: sv for sv in self.g.services()})
+        sv = by_fqdn.get(fqdn)
+        return sorted(set(sv["ports"] or [])) if sv else []
+
     def missing(self, name: str, frac: float, objects: dict[str, str], vs: str, is_warming: bool,
-                pods: list[str], response: str = "503") -> None:
+                pods: list[str], response: str = "503", *, live: dict[str, Props] | None = None,
+                route_config: str = "") -> None:
         parts = parse_cluster_name(name)
         what = f"{_pct(frac)} of its requests" if frac < 1 else "its requests"
         owner = f"{vs} " if vs else ""
@@ -478,13 +501,51 @@ class _Checker:
                + (" active (it is still warming)" if is_warming else "")
                + f": {'503 NC' if response == '503' else 'NC, the connection is closed'}")
         details = []
-        if parts["subset"] and not is_warming:
-            details.append(f"subset {parts['subset']!r} of {parts['fqdn']} has no cluster: no DestinationRule "
-                           f"for {_short(parts['fqdn'])} defines that subset (or it is out of the Sidecar's scope)")
-        elif parts["fqdn"] and not is_warming:
-            details.append(f"service {parts['fqdn']} port {parts['port']} is unknown to this proxy "
+        fqdn, port, subset = parts["fqdn"], parts["port"], parts["subset"]
+        ports = self._service_ports(fqdn) if fqdn else []
+        # the same subset (or the service itself) on another port: the port is what is missing
+        elsewhere = sorted({c["port"] for c in (live or {}).values() if c["fqdn"] == fqdn and c["direction"] == "outbound"
+                            and c["subset"] == subset and c["port"] != port})
+        if is_warming:
+            pass
+        elif fqdn and ports and port not in ports:
+            ghost = ("; Istio renders every VirtualService into route config 80 and names the destination "
+                     "with the listener's port 80 (the port-80 ghost host)" if route_config == "80" and port == 80 else "")
+            details.append(f"service {fqdn} has no port {port} (its ports: {', '.join(map(str, ports))})"
+                           + (f", while {'subset ' + repr(subset) if subset else 'its cluster'} exists on port "
+                              f"{', '.join(map(str, elsewhere))}" if elsewhere else "") + ghost)
+            if subset and not elsewhere:
+                details.append(f"and subset {subset!r} of {fqdn} has no cluster on any port: no DestinationRule "
+                               f"for {_short(fqdn)} defines that subset (or it is out of the Sidecar's scope)")
+        elif subset:
+            details.append(f"subset {subset!r} of {fqdn} has no cluster: no DestinationRule "
+                           f"for {_short(fqdn)} defines that subset (or it is out of the Sidecar's scope)")
+        elif fqdn:
+            details.append(f"service {fqdn} port {port} is unknown to this proxy "
                            "(no such Service or ServiceEntry, or outside the Sidecar's egress hosts)")
         self.add(Finding("missing_cluster", "error", "NC", response, msg, objects, [vs], details), pods)
+
+    def ghost(self, ref: _RouteRef, name: str, vs: str, is_warming: bool, pods: list[str]) -> None:
+        """§5 "Port 80": route config ``80`` keeps every VirtualService, also one for a service
+        without port 80; its vhost ``FQDN:80`` then routes to ``outbound|80|…|FQDN``, which
+        does not exist (istiod builds the destination with the listener's port)."""
+        parts = parse_cluster_name(name)
+        fqdn = parts["fqdn"]
+        vh = ref.vh
+        if is_warming or ref.rc["name"] != "80" or parts["port"] != 80 or vh["name"] != f"{fqdn}:80":
+            return
+        ports = self._service_ports(fqdn)
+        if not ports or 80 in ports:
+            return
+        others = ", ".join(map(str, ports))
+        domains = ", ".join(vh["domains"])
+        self.add(Finding(
+            "port80_ghost_vhost", "warning", "NC", "503",
+            f"route config 80: vhost {vh['name']} renders {vs or 'a VirtualService'} for service {fqdn}, which has no "
+            f"port 80 (its ports: {others}); its routes name {name}, a cluster that does not exist: a request on "
+            f"port 80 for {domains} gets 503 NC, and the service's real port ({others}) has its own vhost",
+            {"route_config": "80", "vhost": vh["name"]}, [vs],
+            [f"the ghost vhost's domains: {domains} (no short names)"]), pods)
 
     # ---- §7–§9 clusters that traffic actually uses
     def clusters_used(self, live: dict[str, Props], uses: dict[str, list[_Use]], pods: list[str]) -> None:
@@ -595,6 +656,52 @@ def _drift(g: MeshGraph, chk: _Checker, workloads: dict[str, dict[str, list[str]
                 [f"reached by: {', '.join(with_[:5])}" + (" …" if len(with_) > 5 else "")]), without)
 
 
+# ---------------------------------------------------------------- Sidecar egress scope
+def _scope(g: MeshGraph, chk: _Checker, selected: list[Props], pods: list[Props]) -> None:
+    """Kubernetes services that some sidecars of a namespace have clusters for and others of the
+    same namespace do not: the latter's Sidecar egress hosts (or the service's exportTo) leave it
+    out, so their requests to it take the listener's catch-all (allow_any → PassthroughCluster,
+    or block_all / BlackHoleCluster under REGISTRY_ONLY)."""
+    k8s = {sv["fqdn"] for sv in g.services() if sv["kind"] == "kubernetes"}
+    fqdns: dict[str, set[str]] = {}
+
+    def of(config: str) -> set[str]:
+        got = fqdns.get(config)
+        if got is None:
+            got = fqdns[config] = {c["fqdn"] for c in g.config_clusters(config)
+                                   if c["direction"] == "outbound" and c["fqdn"] in k8s
+                                   and c["state"] in ("static", "active", "error")}
+        return got
+
+    sidecars = [p for p in pods if p["proxy_type"] == "sidecar" and p["namespace"]]
+    by_ns: dict[str, list[Props]] = {}
+    for p in sidecars:
+        by_ns.setdefault(p["namespace"], []).append(p)
+    chosen = {p["id"] for p in selected}
+    for ns in sorted(by_ns):
+        peers = by_ns[ns]
+        if len({p["config"] for p in peers}) < 2:
+            continue
+        seen_by: dict[str, list[str]] = {}
+        for p in peers:
+            for fq in of(p["config"]):
+                seen_by.setdefault(fq, []).append(p["id"])
+        for fq in sorted(seen_by):
+            without = sorted(p["id"] for p in peers if fq not in of(p["config"]) and p["id"] in chosen)
+            if not without:
+                continue
+            with_ = sorted(seen_by[fq])
+            chk.add(Finding(
+                "service_not_in_scope", "info", "", "",
+                f"service {fq} is outside the egress scope of {len(without)} sidecar{'s' if len(without) != 1 else ''} "
+                f"of namespace {ns}: their proxies have no cluster or route for it, while {len(with_)} other "
+                f"pod{'s' if len(with_) != 1 else ''} of the namespace do (a Sidecar's egress hosts, or the service's "
+                "exportTo); their requests to it take the listener's catch-all (PassthroughCluster, or BlackHole "
+                "under REGISTRY_ONLY)",
+                {"service": fq, "namespace": ns}, [],
+                [f"in scope for: {', '.join(with_[:5])}" + (" …" if len(with_) > 5 else "")]), without)
+
+
 # ---------------------------------------------------------------- entry point
 def check(g: MeshGraph, namespace: str | None = None, pod: str | None = None, drift: bool = True) -> CheckResult:
     """Every finding for the pods selected (all pods, those of ``namespace``, or ``pod``)."""
@@ -620,4 +727,5 @@ def check(g: MeshGraph, namespace: str | None = None, pod: str | None = None, dr
             if wk in wanted:
                 workloads.setdefault(wk, {}).setdefault(p["config"], []).append(p["id"])
         _drift(g, chk, workloads)
+    _scope(g, chk, selected, pods)
     return chk.result(len(selected), len(by_config))
