@@ -133,7 +133,7 @@ def test_cli_path_without_eds_exits_0_and_says_endpoints_unknown(tmp_path, cli_g
 def test_the_diagram_draws_unknown_endpoints_as_unknown(graph_of):
     dot = path_graph(path(graph_of(_no_eds()), "client-abc", "svc", port=8080)).source
     assert "endpoints unknown" in dot and "every request dies" not in dot and "octagon" not in dot
-    assert "every request delivered; endpoints unknown for 100% (no EDS in the dump)" in dot
+    assert "no dead end; endpoints unknown for 100% (no EDS in the dump)" in dot
 
 
 def test_reach_to_finds_sources_whose_clusters_lead_to_the_service_without_eds(graph_of):

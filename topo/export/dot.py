@@ -214,6 +214,8 @@ def path_graph(res: PathResult) -> graphviz.Digraph:
             taken = pct(sum(u.share for u in a.unsupported))
             outcome = f"no dead end topo can see (a filter it does not follow takes {taken})"
         if a.endpoints_unknown:
+            if a.outcome == "ok" and not a.unsupported:
+                outcome = "no dead end"
             outcome += f"; endpoints unknown for {pct(a.endpoints_unknown)} (no EDS in the dump)"
         head = f"config {i + 1} of {n}: " if n > 1 else ""
         grp = s.group((i,), label(f"{head}{req}", outcome, *a.notes, left=True))
