@@ -11,6 +11,9 @@
    backends; every stored byte and every output is scanned for them.
 4. Injection: names full of Cypher and shell metacharacters stay data: Cypher parameters,
    kubectl argv elements refused before kubectl runs, escaped DOT labels.
+5. Names are text: names with Rich markup, terminal escapes and control characters (from
+   dumps, file names, the command line) printed by every command as text; diagrams of them
+   render and their SVG parses.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -32,7 +36,7 @@ from typing import Any
 
 import orjson
 import pytest
-from badinput import make_corpus
+from badinput import hostile, make_corpus
 from badinput.harness import ask, questions
 from builders import simple_mesh_dump
 from conftest import EXAMPLE, ROOT, meshgen
@@ -948,3 +952,127 @@ def test_dot_label_escaping(tmp_path):
         names = [ln.split(" ", 2)[1] for ln in plain.stdout.splitlines() if ln.startswith("node ")]
         assert "evil" not in names, names
         assert any("evil" in ln for ln in plain.stdout.splitlines() if ln.startswith("node ")), q
+
+
+# ============================================================================ 5. names are text
+
+
+@pytest.fixture
+def hostile_graph(backend, tmp_path) -> tuple[dict[str, str], list[str], list[list[str]]]:
+    """The hostile example (tests/badinput/hostile.py) ingested through the CLI on the backend
+    under test; its names, graph options and the ingest's outputs to scan."""
+    names = hostile.hostile_example(EXAMPLE, tmp_path / "in")
+    if backend == "neo4j":
+        import conftest
+
+        opts = ["--neo4j", conftest.NEO4J_URI]
+        CliRunner().invoke(app, ["cypher", "MATCH (n) DETACH DELETE n"])  # (read-only: refused; wiped below)
+        from topo.stores.neo4jstore import connect
+
+        driver = connect(conftest.NEO4J_URI)
+        driver.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+        driver.close()
+    else:
+        opts = ["--store", str(tmp_path / "store")]
+    ingests = [["ingest", "--from", str(tmp_path / "in"), *opts, *o] for o in ([], ["-o", "json"], ["-o", "yaml"])]
+    return names, opts, ingests
+
+
+def test_hostile_names_print_as_text_on_every_command(hostile_graph, backend, request):
+    """Names with markup, terminal escapes and control characters, from the dumps, the file names
+    and the command line: every command prints them as text (no ESC byte, no raw control
+    character, the markup as written) in tables, messages and on stderr; JSON and YAML keep
+    their own escaping. Items 1 and 2 of issue 17."""
+    if backend == "neo4j":
+        request.getfixturevalue("neo4j_graphs").loaded = None  # this test replaces the server's graph
+    names, opts, ingests = hostile_graph
+    runner = CliRunner()
+    problems: list[str] = []
+    if backend == "networkx":  # a plain snapshot first, for `topo diff`
+        plain = runner.invoke(app, ["ingest", "--from", str(EXAMPLE), *opts, "--name", "plain"])
+        assert plain.exit_code == 0, plain.stderr
+    for q in ingests:
+        r = runner.invoke(app, q)
+        assert r.exit_code == pipeline.EXIT_PARTIAL, (q, r.stdout, r.stderr)  # the file that is not a dump
+        assert "F1[bold]B[link=x]L:warning:\\x1b[2J" in r.stderr, r.stderr
+        problems += hostile.check_result(r, q)
+    qs = hostile.commands(names)
+    if backend == "networkx":
+        store = opts[1]
+        cur = SnapshotStore(store).current_name()
+        qs += [["diff", "plain", cur, *o] for o in ([], ["-o", "json"])]
+        qs += [["diff", cur, "plain", "integration", "publictest", *o] for o in ([], ["-o", "yaml"])]
+        qs += [["snapshots"], ["snapshots", "-o", "json"], ["diff", "plain", hostile.hostile("Z9")]]
+        where = ["--store", store]
+    else:
+        qs += [["cypher", "MATCH (r:Route) RETURN r.name AS name ORDER BY name", *o] for o in ([], ["-o", "json"])]
+        qs += [["cypher", "RETURN $x AS `[bold]c[/bold]`", "--param", "x=" + hostile.hostile("Z9")],
+               ["cypher", hostile.hostile("Z9")]]
+        where = opts
+    n, more = hostile.run_all(lambda q: runner.invoke(app, [*q, *where]), qs)
+    problems += more
+    # the names are there to be scanned: the tables print the hostile route, subset and pod
+    table = runner.invoke(app, ["path", "integration", "publictest", *opts]).stdout
+    assert table.count("Z1[bold]B[/bold][link=x]L[/link][/]:warning:\\x1b[2J") == 1, table
+    assert table.count("Z2[bold]") == 3 and "Z3[bold]" in table, table
+    print(f"\nhostile names ({backend}): {n + len(ingests)} commands, problems: {len(problems)}")
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_a_newline_or_tab_in_a_name_forges_no_row(graph_of, tmp_path):
+    """`show` tables (istioctl's layout) and Rich tables: one resource is one line (item 2)."""
+    from topo.export.tabwriter import render_text
+    from topo.queries.show import ClusterFilter, RouteFilter, cluster_table, route_table
+
+    doc = simple_mesh_dump()
+    for c in doc["configs"]:
+        for item in c.get("dynamic_active_clusters", []):
+            item["cluster"]["name"] += "\nFORGED\tROW 1 2 3"
+        for item in c.get("dynamic_route_configs", []):
+            item["route_config"]["virtual_hosts"][0]["name"] += "\nFORGED\tVHOST"
+    g = graph_of(doc)
+    for t in (cluster_table(g, "client-abc", ClusterFilter()), route_table(g, "client-abc", RouteFilter("", True))):
+        text = render_text(t)
+        lines = text.splitlines()
+        assert len(lines) == len(t.rows) + 1, text
+        assert not [ln for ln in lines if ln.startswith("FORGED")], text
+        assert "\\nFORGED\\t" in text
+    store = tmp_path / "s"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "d.json").write_bytes(orjson.dumps(doc))
+    assert CliRunner().invoke(app, ["ingest", "--from", str(tmp_path / "in"), "--store", str(store)]).exit_code == 0
+    out = CliRunner().invoke(app, ["reach", "client-abc", "--store", str(store)]).stdout
+    assert not [ln for ln in out.splitlines() if ln.lstrip().startswith("FORGED")], out
+    assert "\\nFORGED\\tVHOST" in out
+
+
+def test_diagrams_of_hostile_names_render_and_the_svg_parses(tmp_path):
+    """A NUL in a name broke `dot`, an ESC made the SVG invalid XML (item 3): every diagram of
+    the hostile example is written as DOT without control characters and as SVG that parses."""
+    import xml.etree.ElementTree as ET
+
+    if shutil.which("dot") is None:
+        pytest.fail("Graphviz's dot is needed (make test installs it)")
+    names = hostile.hostile_example(EXAMPLE, tmp_path / "in")
+    store = str(tmp_path / "s")
+    runner = CliRunner()
+    runner.invoke(app, ["ingest", "--from", str(EXAMPLE), "--store", store, "--name", "plain"])
+    r = runner.invoke(app, ["ingest", "--from", str(tmp_path / "in"), "--store", store, "--name", "hostile"])
+    assert r.exit_code == pipeline.EXIT_PARTIAL, r.stderr
+    raw = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]")  # (DOT indents with tabs)
+    n = 0
+    for q in (["path", "integration", "publictest"], ["path", "integration", "publictest", "--path", names["prefix"]],
+              ["path", "publictest-v2", "publictest"], ["egress", "integration"], ["egress", "integration", "--detail"],
+              ["mesh"], ["blast", "10.244.0.61"], ["blast", names["pod"]], ["diff", "plain", "hostile"]):
+        for suffix in (".dot", ".svg"):
+            out = tmp_path / f"d{n}{suffix}"
+            n += 1
+            r = runner.invoke(app, ["export", *q, "--store", store, "-o", str(out)])
+            assert r.exit_code == 0, (q, r.stderr, r.exception)
+            text = out.read_text()
+            assert not raw.search(text), (q, suffix, raw.search(text))
+            if suffix == ".svg":
+                root = ET.fromstring(out.read_bytes())
+                shown = "".join(root.itertext())
+                assert "Z" not in shown or "\\x1b[2J" in shown, q
+    print(f"\nhostile diagrams: {n} written, every SVG parses")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,29 @@ def pct(x: float, digits: int = 4) -> str:
     """A fraction as a percentage without trailing zeros: 0.9 → ``90%``, 1/3 → ``33.3333%``."""
     s = f"{x * 100:.{digits}f}".rstrip("0").rstrip(".")
     return f"{s}%"
+
+
+# ---------------------------------------------------------------- names as text
+# Characters a terminal acts on or that make text lie about itself: C0 and C1 controls and DEL
+# (ESC starts screen clears, title changes, OSC 8 links; newline and tab forge table rows),
+# bidirectional overrides and marks (they reorder what is shown), line and paragraph separators
+# (str.splitlines breaks on them), lone surrogates (an undecodable file name; they cannot be
+# printed) and U+FFFE/U+FFFF (not characters: XML, hence SVG, refuses them).
+_SHOWN = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_UNSAFE = [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x2028, 0x202F), *range(0x2066, 0x206A),
+           *range(0xD800, 0xE000), 0xFFFE, 0xFFFF]
+_PRINTABLE = {c: _SHOWN.get(chr(c)) or (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
+_UNSAFE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _UNSAFE) + "]")
+
+
+def printable(s: object) -> str:
+    """``s`` as text a terminal, a table or an SVG shows as it is: every control character and
+    the other characters above written as an escape (``\\x1b``, ``\\n``, ``\\t``, ``\\u202e``).
+    Plain text comes back unchanged (the same object)."""
+    t = s if isinstance(s, str) else str(s)
+    if _UNSAFE_RE.search(t) is None:
+        return t
+    return t.translate(_PRINTABLE)
 
 
 def short_service(fqdn: str) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from topo.cli.common import Fmt, GraphOpts, NsOpt, OutputOpt, cli_errors, emit, new_table, with_graph
+from topo.cli.common import Fmt, GraphOpts, NsOpt, OutputOpt, cli_errors, emit, esc, new_table, with_graph
 from topo.util import pct
 
 app = typer.Typer()
@@ -27,7 +27,7 @@ def blast(target: TargetArg, graph: GraphOpts, namespace: NsOpt = None, output: 
 
 
 def _table(console: Any, res: Any) -> None:
-    console.print(f"If {res.kind} {res.target} fails ({', '.join(res.failed_endpoints)}):")
+    console.print(f"If {res.kind} {esc(res.target)} fails ({esc(', '.join(res.failed_endpoints))}):")
     t = new_table("SOURCE PODS", "DESTINATION", "ROUTE", "LOST", "MOVED", "OUTRIGHT", "FLAGS")
     for r in res.rows:
         t.add_row(", ".join(r.pods), r.destination, r.route, pct(r.lost), pct(r.moved),

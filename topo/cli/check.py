@@ -42,7 +42,7 @@ def _table(console: Any, res: Any) -> None:
                       + (f"  [{SEV_STYLE[f.severity]}]{esc(flag)}[/]" if flag else ""))
         console.print(f"  {esc(f.message)}")
         if f.objects:
-            where = " › ".join(f"{k.replace('_', ' ')} {v}" for k, v in f.objects.items())
+            where = " › ".join(f"{k.replace('_', ' ')} {v}" for k, v in f.objects.items())  # esc'd below
             console.print(f"  [dim]at:[/dim]    {esc(where)}")
         if f.istio:
             console.print(f"  [dim]istio:[/dim] {esc(', '.join(f.istio))}")

@@ -19,6 +19,7 @@ from topo.cli.common import (
     cli_errors,
     emit,
     err,
+    esc,
     make_target,
     progress_bar,
 )
@@ -66,9 +67,9 @@ def _table(console: Any, s: dict[str, Any]) -> None:
 
     lists = " and ".join(f for f in ("pods.json", "services.json") if f in s["files"])
     if not s["pods_written"]:
-        console.print(f"No sidecar could be read from {s['source']}; {s['out']} holds only {lists}.")
+        console.print(f"No sidecar could be read from {esc(s['source'])}; {esc(s['out'])} holds only {lists}.")
     else:
-        console.print(f"Wrote {s['pods_written']} sidecar dumps ({decimal(s['bytes'])}) from {s['source']} "
-                      f"to {s['out']}, with {lists}")
+        console.print(f"Wrote {s['pods_written']} sidecar dumps ({decimal(s['bytes'])}) from {esc(s['source'])} "
+                      f"to {esc(s['out'])}, with {lists}")
     if s["failed"]:
         console.print(f"{len(s['failed'])} failed (listed on stderr)")

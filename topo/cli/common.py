@@ -176,7 +176,6 @@ class ProgressBar:
     """A rich progress bar on stderr: pods done, failed, bytes. Thread-safe (rich locks)."""
 
     def __init__(self) -> None:
-        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.failed = 0
@@ -184,7 +183,7 @@ class ProgressBar:
         self.progress = Progress(
             TextColumn("reading sidecars"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[failed]} failed"), TextColumn("{task.fields[size]}"), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
+            console=console(stderr=True), transient=True,
         )
         self.task = self.progress.add_task("pods", total=None, failed=0, size="0 B")
 
@@ -258,7 +257,11 @@ def cli_errors(fn: F) -> F:
 
 
 def err(msg: str) -> None:
-    print(f"topo: {msg}", file=sys.stderr)
+    """One line on stderr: ``topo: msg``, its control characters shown escaped (a message quotes
+    names from dumps, file names and kubectl's stderr)."""
+    from topo.util import printable
+
+    print(f"topo: {printable(msg)}", file=sys.stderr)
 
 
 def to_plain(obj: Any) -> Any:
@@ -282,11 +285,17 @@ def emit(obj: Any, fmt: Fmt, table: Callable[[Any], None]) -> None:
 
         sys.stdout.write(yaml.safe_dump(to_plain(obj), sort_keys=True, allow_unicode=True))
     else:
-        from rich.console import Console
-
         # Never truncate names: a terminal gets folded cells, a pipe gets wide lines.
         width = _term_width() if sys.stdout.isatty() else 400
-        table(Console(highlight=False, soft_wrap=False, width=width))
+        table(console(width))
+
+
+def console(width: int | None = None, stderr: bool = False) -> Any:
+    """A Rich console that reads markup only where topo writes it: no emoji codes (``:warning:``
+    in a name stays text), no highlighting. Names go into what it prints through :func:`esc`."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False, width=width, emoji=False, stderr=stderr)
 
 
 def _term_width() -> int:
@@ -296,10 +305,24 @@ def _term_width() -> int:
 
 
 def esc(s: Any) -> str:
-    """Text for a Rich markup string: brackets in it are printed, never read as markup."""
+    """A name (from a dump, a file, the user, a server) as text inside a Rich markup string:
+    control characters shown escaped (``\\x1b``, ``\\n``: :func:`topo.util.printable`) and
+    brackets printed, never read as markup. Every value a command interpolates into what it
+    prints goes through here; table cells do by themselves (:func:`new_table`)."""
     from rich.markup import escape
 
-    return escape(str(s))
+    from topo.util import printable
+
+    return escape(printable(s))
+
+
+def styled(s: Any, style: str) -> Any:
+    """A table cell in ``style`` whose text is ``s`` as it is (no markup read in it)."""
+    from rich.text import Text
+
+    from topo.util import printable
+
+    return Text(printable(s), style=style)
 
 
 def first(items: list[str], n: int = 3) -> str:
@@ -309,10 +332,19 @@ def first(items: list[str], n: int = 3) -> str:
 
 
 def new_table(*columns: str) -> Any:
-    """A plain, kubectl-like table: no borders, cells folded rather than cut."""
+    """A plain, kubectl-like table: no borders, cells folded rather than cut. A cell given as a
+    string is text (control characters escaped, brackets literal); one row is one row, whatever
+    a name holds. For a styled cell pass :func:`styled`."""
     from rich.table import Table
+    from rich.text import Text
 
-    t = Table(box=None, pad_edge=False, show_edge=False)
+    from topo.util import printable
+
+    class _TextTable(Table):
+        def add_row(self, *cells: Any, **kw: Any) -> None:
+            super().add_row(*(Text(printable(c)) if isinstance(c, str) else c for c in cells), **kw)
+
+    t = _TextTable(box=None, pad_edge=False, show_edge=False)
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(Text(printable(c)), overflow="fold")
     return t

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from topo.cli.common import DatabaseOpt, Fmt, Neo4jOpt, OutputOpt, cli_errors, emit
+from topo.cli.common import DatabaseOpt, Fmt, Neo4jOpt, OutputOpt, cli_errors, emit, new_table
 
 app = typer.Typer()
 
@@ -48,10 +48,8 @@ def _params(values: list[str]) -> dict[str, object]:
 
 
 def _table(console: object, rows: list[dict[str, object]]) -> None:
-    from rich.table import Table
-
     cols = list(rows[0]) if rows else []
-    t = Table(*cols, box=None, pad_edge=False)
+    t = new_table(*cols)
     for r in rows:
         t.add_row(*(str(r[c]) for c in cols))
     console.print(t)  # type: ignore[attr-defined]

@@ -22,7 +22,9 @@ from topo.cli.common import (
     cli_errors,
     emit,
     err,
+    esc,
     make_target,
+    new_table,
     progress_bar,
 )
 
@@ -83,14 +85,12 @@ def ingest(
 
 
 def _table(console: Any, s: dict[str, Any]) -> None:
-    from rich.table import Table
-
     if not s["pods"]:
         console.print("Nothing ingested; the store was left as it was.")
         return
-    console.print(f"Ingested {s['pods']} pods ({s['proxy_configs']} distinct proxy configs) into {s['store']}"
-                  + (f", snapshot {s['snapshot']}" if s["snapshot"] else ""))
-    t = Table("RESOURCE", "IN DUMPS", "IN GRAPH (DISTINCT)", box=None, pad_edge=False)
+    console.print(f"Ingested {s['pods']} pods ({s['proxy_configs']} distinct proxy configs) into {esc(s['store'])}"
+                  + (f", snapshot {esc(s['snapshot'])}" if s["snapshot"] else ""))
+    t = new_table("RESOURCE", "IN DUMPS", "IN GRAPH (DISTINCT)")
     d, g = s["in_dumps"], s["in_graph"]
     t.add_row("pods", str(s["pods"]), str(s["pods"]))
     for k, label in (("listeners", "listeners"), ("route_configs", "route configs"), ("clusters", "clusters"),
@@ -100,4 +100,4 @@ def _table(console: Any, s: dict[str, Any]) -> None:
     console.print(t)
     console.print(f"graph: {s['nodes']} nodes, {s['relationships']} relationships")
     for n in s["notes"]:
-        console.print(f"note: {n}")
+        console.print(f"note: {esc(n)}")

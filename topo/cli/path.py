@@ -16,6 +16,7 @@ from topo.cli.common import (
     SrcArg,
     cli_errors,
     emit,
+    esc,
     new_table,
     with_graph,
     with_request,
@@ -46,11 +47,11 @@ def _table(console: Any, res: Any) -> None:
     for a in res.answers:
         r = a.request
         tls = f" tls sni={r['sni'] or '-'}" if r.get("tls") else ""
-        console.print(f"[bold]{', '.join(a.pods)}[/bold] → {r['host']} ({r['ip'] or '*'}:{r['port']}{tls}) "
-                      f"{r['method']} {r['path']}" if r["protocol"] == "http" else
-                      f"[bold]{', '.join(a.pods)}[/bold] → {r['ip'] or '*'}:{r['port']} (tcp{tls})")
+        pods, where = esc(", ".join(a.pods)), esc(f"{r['ip'] or '*'}:{r['port']}{tls}")
+        console.print(f"[bold]{pods}[/bold] → {esc(r['host'])} ({where}) {esc(r['method'])} {esc(r['path'])}"
+                      if r["protocol"] == "http" else f"[bold]{pods}[/bold] → {esc(r['ip'] or '*')}:{r['port']} (tcp{esc(tls)})")
         for h in a.hops:
-            console.print(f"  {h.kind.replace('_', ' '):<13} {h.name}" + (f"  ({h.detail})" if h.detail else ""))
+            console.print(f"  {h.kind.replace('_', ' '):<13} {esc(h.name)}" + (f"  ({esc(h.detail)})" if h.detail else ""))
         t = new_table("CLUSTER", "WEIGHT", "ENDPOINT", "SHARE", "POD", "HEALTH")
         for c in a.clusters:
             if not c.endpoints:
@@ -61,16 +62,16 @@ def _table(console: Any, res: Any) -> None:
         if a.clusters:
             console.print(t)
         for m in a.mirrors:
-            console.print(f"  mirror        {m.cluster} {pct(m.share)} of requests copied"
+            console.print(f"  mirror        {esc(m.cluster)} {pct(m.share)} of requests copied"
                           + (f" ({pct(m.fraction)} of the route's)" if abs(m.share - m.fraction) > 1e-9 else "")
                           + ("" if m.exists else ": the cluster is not in the proxy's config, the copies are dropped"))
         for d in a.dead_ends:
-            console.print(f"  [red]dead end {d.flag}[/red] {pct(d.share)}: {d.reason}")
+            console.print(f"  [red]dead end {esc(d.flag)}[/red] {pct(d.share)}: {esc(d.reason)}")
         for u in a.unsupported:
-            console.print(f"  unsupported: {u.filter} (listener {u.listener} chain {u.chain}) takes {pct(u.share)}: "
-                          "topo does not follow this filter")
+            console.print(f"  unsupported: {esc(u.filter)} (listener {esc(u.listener)} chain {esc(u.chain)}) takes "
+                          f"{pct(u.share)}: topo does not follow this filter")
         if a.endpoints_unknown:
             console.print(f"  endpoints unknown for {pct(a.endpoints_unknown)}: the dump has no EDS section "
                           "(take it with /config_dump?include_eds, or add a .clusters.json)")
         for n in a.notes:
-            console.print(f"  note: {n}")
+            console.print(f"  note: {esc(n)}")

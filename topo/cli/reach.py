@@ -6,7 +6,18 @@ from typing import Annotated, Any
 
 import typer
 
-from topo.cli.common import Fmt, GraphOpts, NsOpt, OutputOpt, cli_errors, emit, new_table, with_graph
+from topo.cli.common import (
+    Fmt,
+    GraphOpts,
+    NsOpt,
+    OutputOpt,
+    cli_errors,
+    emit,
+    esc,
+    new_table,
+    styled,
+    with_graph,
+)
 from topo.util import pct
 
 app = typer.Typer()
@@ -39,17 +50,17 @@ def reach(
 
 def _table(console: Any, res: Any) -> None:
     for a in res.answers:
-        console.print(f"[bold]{', '.join(a.pods)}[/bold] reaches:")
+        console.print(f"[bold]{esc(', '.join(a.pods))}[/bold] reaches:")
         t = new_table("DESTINATION", "ROUTE", "MATCH", "CLUSTER", "WEIGHT", "ENDPOINT", "SHARE", "POD")
         for e in a.entries:
             t.add_row(e.destination, e.route, e.match, e.cluster, pct(e.cluster_fraction),
-                      e.endpoint or ("(endpoints unknown)" if e.endpoints_unknown else f"[red]{e.flag}[/red]"),
+                      e.endpoint or ("(endpoints unknown)" if e.endpoints_unknown else styled(e.flag, "red")),
                       pct(e.share), e.pod or "-")
         console.print(t)
 
 
 def _to_table(console: Any, res: Any) -> None:
-    console.print(f"Sources that route to {res.kind} {res.target}:")
+    console.print(f"Sources that route to {res.kind} {esc(res.target)}:")
     t = new_table("SOURCE PODS", "DESTINATION", "ROUTE", "CLUSTER", "ENDPOINT", "SHARE")
     for r in res.rows:
         t.add_row(", ".join(r.pods), r.destination, r.route, r.cluster, r.endpoint or "(endpoints unknown)",

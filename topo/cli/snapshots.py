@@ -36,6 +36,5 @@ def _table(console: Any, res: dict[str, Any]) -> None:
         return
     t = new_table("NAME", "CURRENT", "PODS", "WRITTEN", "ORIGIN")
     for s in res["snapshots"]:
-        t.add_row(esc(s.name), "*" if s.current else "", "-" if s.pods is None else str(s.pods), s.time,
-                  esc(s.origin))
+        t.add_row(s.name, "*" if s.current else "", "-" if s.pods is None else str(s.pods), s.time, s.origin)
     console.print(t)

@@ -2,7 +2,7 @@
 the legend, and the escaping every user-supplied string goes through.
 
 Labels are plain DOT strings, never HTML-like labels and never ``record`` shapes: a name
-holding ``" < > { | } & \\`` or a newline is escaped by :func:`text` and shows literally.
+holding ``" < > { | } & \\``, a newline or any control character is escaped by :func:`text` and shows literally.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from graphviz.quoting import nohtml
 
 from topo.util import pct as util_pct
+from topo.util import printable
 
 FONT = "Helvetica"
 FONTSIZE = "12"
@@ -108,11 +109,12 @@ def node_attrs(kind: str, subset: str | None = None) -> dict[str, str]:
 
 # ---------------------------------------------------------------- text
 def text(s: object) -> str:
-    """One user string as DOT label text: backslashes doubled (so ``\\n``, ``\\N``, ``\\G`` … stay literal),
-    ``&`` as ``&amp;`` (Graphviz decodes entities in labels), real newlines as DOT line breaks.
-    The ``"`` quoting is left to :func:`graphviz.quoting.quote`, which the result is marked to get."""
-    out = str(s).replace("\\", "\\\\").replace("&", "&amp;")
-    return out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    """One user string as DOT label text: control characters shown escaped (``\\x1b``, ``\\n``:
+    :func:`topo.util.printable`; a NUL breaks dot and an ESC makes the SVG invalid XML), then
+    backslashes doubled (so ``\\n``, ``\\N``, ``\\G`` … stay literal) and ``&`` as ``&amp;``
+    (Graphviz decodes entities in labels). The ``"`` quoting is left to
+    :func:`graphviz.quoting.quote`, which the result is marked to get."""
+    return printable(s).replace("\\", "\\\\").replace("&", "&amp;")
 
 
 def label(*lines: object, left: bool = False) -> str:

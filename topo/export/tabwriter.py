@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from topo.queries.show import Cell, ShowTable
+from topo.util import printable
 
 
 def tabwrite(text: str, *, minwidth: int = 0, padding: int = 1) -> str:
@@ -56,9 +57,11 @@ def tabwrite(text: str, *, minwidth: int = 0, padding: int = 1) -> str:
 
 
 def render_text(t: ShowTable) -> str:
-    """The table exactly as istioctl prints it (a table without a header: its lines alone)."""
+    """The table exactly as istioctl prints it (a table without a header: its lines alone); but a
+    cell's control characters are shown escaped (``\\t``, ``\\n``, ``\\x1b``), so a name cannot split a
+    cell, forge a row or reach the terminal."""
     rows: list[Sequence[Cell]] = [t.header, *t.rows] if t.header else list(t.rows)
-    text = "".join("\t".join(str(c) for c in row) + "\n" for row in rows)
+    text = "".join("\t".join(printable(c) for c in row) + "\n" for row in rows)
     return tabwrite(text, padding=t.padding)
 
 
