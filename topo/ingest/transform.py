@@ -32,6 +32,26 @@ from topo.util import is_ip as _is_ip
 
 HCM_NAMES = ("envoy.filters.network.http_connection_manager", "envoy.http_connection_manager")
 TCP_NAMES = ("envoy.filters.network.tcp_proxy", "envoy.tcp_proxy")
+# The filters Istio's own config generation puts in a chain (1.3 to 1.31, sidecars, gateways and
+# waypoints: pilot/pkg/networking/core, seen in the dumps of tests/conformance and ../shared/realdumps).
+# Any other filter is there because an EnvoyFilter patched the chain in. WasmPlugins (an Istio API
+# of their own) are recognised by their Wasm config or ECDS discovery, not by name.
+ISTIO_NETWORK_FILTERS = frozenset({
+    *HCM_NAMES, *TCP_NAMES, "istio.metadata_exchange", "istio.stats", "istio_authn", "mixer",
+    "istio.stackdriver", "envoy.filters.network.rbac", "envoy.filters.network.ext_authz",
+    "envoy.filters.network.mysql_proxy", "envoy.filters.network.mongo_proxy", "envoy.filters.network.redis_proxy",
+    "envoy.filters.network.sni_dynamic_forward_proxy", "envoy.filters.network.wasm", "connect_authority",
+    "envoy.filters.network.set_filter_state",
+})
+ISTIO_HTTP_FILTERS = frozenset({
+    "envoy.filters.http.router", "envoy.router", "envoy.filters.http.cors", "envoy.cors", "envoy.filters.http.fault",
+    "envoy.fault", "envoy.filters.http.grpc_stats", "istio.alpn", "istio.metadata_exchange", "istio.stats",
+    "istio_authn", "istio.stackdriver", "mixer", "envoy.filters.http.rbac", "envoy.filters.http.ext_authz",
+    "envoy.filters.http.jwt_authn", "envoy.filters.http.grpc_web", "envoy.filters.http.connect_authority",
+    "envoy.filters.http.stateful_session", "envoy.filters.http.dynamic_forward_proxy",
+    "waypoint_upstream_peer_metadata", "waypoint_downstream_peer_metadata", "connect_authority",
+    "envoy.filters.http.wasm", "envoy.filters.http.set_filter_state", "envoy.filters.http.peer_metadata",
+})
 
 
 @dataclass
@@ -199,6 +219,19 @@ def _typed(filt: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "other", cfg
 
 
+def _foreign(filt: dict[str, Any], istio_own: frozenset[str]) -> list[str]:
+    """[name] when a filter is not one Istio generates (see ISTIO_NETWORK_FILTERS), else []."""
+    name = _str(filt.get("name"))
+    if name in istio_own or "config_discovery" in filt:
+        return []
+    tc = _d(filt.get("typed_config"))
+    t = tc["@type"] if isinstance(tc.get("@type"), str) else ""
+    url = tc["type_url"] if isinstance(tc.get("type_url"), str) else ""
+    if "wasm" in t.lower() or "wasm" in url.lower():
+        return []
+    return [name or t.rsplit(".", 1)[-1] or "(unnamed filter)"]
+
+
 _SECRET_KEYS = frozenset({
     "private_key", "password", "private_key_provider", "session_ticket_keys", "hmac_secret",
     "client_secret", "token", "inline_bytes", "secret", "api_key", "access_token",
@@ -286,6 +319,7 @@ class PodInfo:
     cluster_domain: str
     istio_proxy_sha: str = ""
     envoy_version: str = ""
+    locality: str = ""
 
     @property
     def id(self) -> str:
@@ -340,6 +374,7 @@ def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
         cluster_domain=domain,
         istio_proxy_sha=(sha.split(":")[1] if ":" in (sha := _str(meta.get("ISTIO_PROXY_SHA"))) else sha),
         envoy_version=_envoy_version(node) if node else "",
+        locality=_locality(node.get("locality")),
     )
 
 
@@ -371,14 +406,19 @@ def fallback_name(source: str) -> str:
     return base or source
 
 
+def _locality(v: Any) -> str:
+    """``region/zone/sub_zone`` of an Envoy Locality (trailing empty parts dropped)."""
+    lo = _d(v)
+    return "/".join(_str(lo.get(k)) for k in ("region", "zone", "sub_zone")).rstrip("/")
+
+
 # ---------------------------------------------------------------- endpoints (§8)
 def _endpoint_rows(cla: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
     """Endpoint props from a ClusterLoadAssignment, and its overprovisioning factor."""
     out = []
     for loc in _l(cla.get("endpoints")):
         loc = _d(loc)
-        lo = _d(loc.get("locality"))
-        locality = "/".join(_str(lo.get(k)) for k in ("region", "zone", "sub_zone")).rstrip("/")
+        locality = _locality(loc.get("locality"))
         prio = _int(loc.get("priority"))
         lw = _int(loc.get("load_balancing_weight"))
         for lbe in _l(loc.get("lb_endpoints")):
@@ -414,7 +454,6 @@ def _status_endpoint_rows(cs: dict[str, Any]) -> list[dict[str, Any]]:
         h = _d(hs.get("health_status"))
         failed = any(v is True for k, v in h.items() if k.startswith("failed") or k == "pending_dynamic_removal")
         eds = _str(h.get("eds_health_status")) or "HEALTHY"
-        lo = _d(hs.get("locality"))
         out.append({
             "ip": ip,
             "port": port,
@@ -425,11 +464,38 @@ def _status_endpoint_rows(cs: dict[str, Any]) -> list[dict[str, Any]]:
             "endpoint_id": "",
             "weight": max(_int(hs.get("weight"), 1), 1),
             "priority": _int(hs.get("priority")),
-            "locality": "/".join(_str(lo.get(k)) for k in ("region", "zone", "sub_zone")).rstrip("/"),
+            "locality": _locality(hs.get("locality")),
             "locality_weight": 0,
             "hostname": _str(hs.get("hostname")),
         })
     return out
+
+
+def _duration(v: Any) -> str:
+    """A Duration as dumped (``"10s"``; a v2-era ``{"seconds": 10, "nanos": …}`` as seconds)."""
+    if isinstance(v, dict):
+        secs = _int(v.get("seconds")) + _int(v.get("nanos")) / 1e9
+        return f"{secs:g}s"
+    return _str(v)
+
+
+def _json_or_none(v: Any, keep_empty: bool = False) -> str | None:
+    return jdump(scrub(v)) if v or keep_empty else None
+
+
+def _istio_services(metadata: Any) -> str | None:
+    """``filter_metadata.istio.services`` of a cluster (the Service or ServiceEntry hosts behind it, §7)
+    with the entry's ``external`` flag (MESH_EXTERNAL ServiceEntries)."""
+    istio = _d(_d(_d(metadata).get("filter_metadata")).get("istio"))
+    out = []
+    for svc in _l(istio.get("services")):
+        svc = _d(svc)
+        row = {k: _str(svc.get(k)) for k in ("host", "name", "namespace")}
+        if row["host"] or row["name"]:
+            out.append(row)
+    if not out:
+        return None
+    return jdump({"services": out, "external": _bool(istio.get("external"), False)})
 
 
 def _v2_hosts_cla(cluster: dict[str, Any]) -> dict[str, Any]:
@@ -512,6 +578,30 @@ def _inspectors(lst: dict[str, Any]) -> list[list[Any]]:
             if name in names[:3] or t.endswith(names[3]):
                 dis = f.get("filter_disabled")
                 out.append([kind, dis if isinstance(dis, dict) else None])
+    return out
+
+
+# ---------------------------------------------------------------- route resilience
+def _retry_policy(rp: dict[str, Any], where: str) -> dict[str, Any]:
+    """The fields of an Envoy RetryPolicy that decide what is retried and how often (absent
+    ones left out: the queries apply Envoy's defaults)."""
+    out: dict[str, Any] = {"from": where, "retry_on": _str(rp.get("retry_on"))}
+    if "num_retries" in rp:
+        out["num_retries"] = _int(rp.get("num_retries"))
+    for k in ("per_try_timeout", "per_try_idle_timeout"):
+        if k in rp:
+            out[k] = _duration(rp[k])
+    if "retriable_status_codes" in rp:
+        out["retriable_status_codes"] = [_int(c) for c in _l(rp.get("retriable_status_codes"))]
+    if "retriable_headers" in rp:
+        out["retriable_headers"] = [_str(_d(h).get("name")) for h in _l(rp.get("retriable_headers"))]
+    preds = [_str(_d(p).get("name")) for p in _l(rp.get("retry_host_predicate"))]
+    if preds:
+        out["host_predicates"] = preds
+    if "host_selection_retry_max_attempts" in rp:
+        out["host_selection_retry_max_attempts"] = _int(rp.get("host_selection_retry_max_attempts"))
+    if "retry_priority" in rp:
+        out["retry_priority"] = _str(_d(rp.get("retry_priority")).get("name"))
     return out
 
 
@@ -800,6 +890,10 @@ class _Builder:
                 "has_endpoints_info": covered,
                 "endpoint_source": {"cla": "eds", "inline": "inline", "status": "status"}.get(source[0], ""),
                 "istio_config": istio_config(cl.get("metadata")),
+                "istio_services": _istio_services(cl.get("metadata")),
+                "connect_timeout": _duration(cl.get("connect_timeout")),
+                "circuit_breakers": _json_or_none(_l(_d(cl.get("circuit_breakers")).get("thresholds"))),
+                "outlier_detection": _json_or_none(_d(cl.get("outlier_detection")), keep_empty="outlier_detection" in cl),
                 "raw": jdump(scrub(cl)),
             })
             for i, ek in enumerate(ep_keys):
@@ -863,19 +957,24 @@ class _Builder:
         for vi, vh in enumerate(_l(rc.get("virtual_hosts"))):
             vh = _d(vh)
             vkey = f"{key}/{vi}"
+            routes = [_d(rt) for rt in _l(vh.get("routes"))]
+            # Istio records the VirtualService on each route, not on the vhost (§6 "Labels for edges")
+            configs = {istio_config(vh.get("metadata"))} | {istio_config(rt.get("metadata")) for rt in routes}
             self.rows.add_node("VirtualHost", {
                 "key": vkey,
                 "name": _str(vh.get("name")),
                 "index": vi,
                 # Domains are lower-cased when loaded (§5).
                 "domains": [d.lower() for d in _strs(vh.get("domains"))],
+                "istio_configs": sorted(c for c in configs if c),
             })
             self.rows.add_rel("HAS_VHOST", key, vkey)
             self._vhost_vips(vh)
             # the most specific per-filter config wins: route, then vhost, then route config
             outer = _fault(vh.get("typed_per_filter_config")) or _fault(rc.get("typed_per_filter_config"))
-            for ri, rt in enumerate(_l(vh.get("routes"))):
-                self._route(_d(rt), vkey, ri, outer)
+            vh_retry = _d(vh.get("retry_policy")) if "retry_policy" in vh else None
+            for ri, rt in enumerate(routes):
+                self._route(rt, vkey, ri, outer, vh_retry)
 
     def _vhost_vips(self, vh: dict[str, Any]) -> None:
         """Istio names outbound vhosts ``<fqdn>:<port>`` and lists the service VIPs among
@@ -888,7 +987,8 @@ class _Builder:
             if _is_ip(host):
                 self._service(fqdn.lower(), port=int(port), vip=host)
 
-    def _route(self, rt: dict[str, Any], vkey: str, ri: int, outer_fault: Any = None) -> None:
+    def _route(self, rt: dict[str, Any], vkey: str, ri: int, outer_fault: Any = None,
+               vh_retry: dict[str, Any] | None = None) -> None:
         rkey = f"{vkey}/{ri}"
         match, bad = clean_match(rt)
         if bad:
@@ -896,9 +996,17 @@ class _Builder:
                               "wrong type in its match; Envoy would refuse it, topo keeps it as never matching")
         action, clusters, header, status = "", [], "", 0
         mirrors: list[list[Any]] = []
+        timeout, retry = "", None
         if "route" in rt:
             action = "route"
             ra = _d(rt["route"])
+            # §6 "Metadata only": they change what a failing request costs, not where it goes.
+            timeout = _duration(ra["timeout"]) if "timeout" in ra else ""
+            # A route's retry_policy replaces its vhost's (Envoy's RouteAction.retry_policy).
+            if "retry_policy" in ra:
+                retry = _retry_policy(_d(ra["retry_policy"]), "route")
+            elif vh_retry is not None:
+                retry = _retry_policy(vh_retry, "virtual_host")
             if "cluster" in ra:
                 clusters = [[_str(ra["cluster"]), 1]]
             elif "weighted_clusters" in ra:
@@ -936,6 +1044,8 @@ class _Builder:
             "mirrors": jdump(mirrors) if mirrors else None,
             "fault": jdump(scrub(fault)) if (fault := _fault(rt.get("typed_per_filter_config")) or outer_fault) else None,
             "istio_config": ic,
+            "timeout": timeout,
+            "retry_policy": jdump(retry) if retry is not None else None,
         })
         self.rows.add_rel("HAS_ROUTE", vkey, rkey)
         for cname, w in _summed(clusters).items():
@@ -1020,12 +1130,16 @@ class _Builder:
         terminal, rds, inline, unsupported = "other", "", "", ""
         tcp: list[list[Any]] = []
         http_filters: list[str] = []
+        foreign: list[str] = []
         filters = [_d(f) for f in _l(fc.get("filters"))]
         for f in filters:
             kind, cfg = _typed(f)
+            foreign += _foreign(f, ISTIO_NETWORK_FILTERS)
             if kind == "http":
                 terminal = "http"
                 http_filters = [filter_label(_d(h)) for h in _l(cfg.get("http_filters"))]
+                for hf in _l(cfg.get("http_filters")):
+                    foreign += _foreign(_d(hf), ISTIO_HTTP_FILTERS)
                 if "rds" in cfg:
                     rds = _str(_d(cfg["rds"]).get("route_config_name"))
                 elif "route_config" in cfg:
@@ -1069,6 +1183,7 @@ class _Builder:
             "inline_route": inline,
             "tcp_clusters": jdump(tcp),
             "istio_config": istio_config(fc.get("metadata")),
+            "foreign_filters": sorted(set(foreign)),
         })
         self.rows.add_rel("HAS_CHAIN", lkey, ckey)
         if rds:
@@ -1203,6 +1318,7 @@ def _transform_dump(doc: Any, source: str, clusters_status: Any, cache: dict[str
         "node_name": pod.node_name,
         "service_account": pod.service_account,
         "cluster_domain": pod.cluster_domain,
+        "locality": pod.locality,
         "source": source,
         "config": ckey,
     })

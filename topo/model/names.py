@@ -135,6 +135,32 @@ def istio_object(path: str | None) -> str:
     return f"{kind} {m['ns']}/{m['name']}"
 
 
+def service_objects(istio_services: Any) -> list[str]:
+    """The Service or ServiceEntry objects a cluster's ``istio.services`` metadata names (§7
+    "Service and subset"): ``Service ns/name`` for a Kubernetes service, ``ServiceEntry ns host H``
+    for a ServiceEntry (Istio records the entry's host there, not its name).
+
+    >>> service_objects({"services": [{"host": "web.demo.svc.cluster.local", "name": "web", "namespace": "demo"}]})
+    ['Service demo/web']
+    >>> service_objects({"services": [{"host": "x.example", "name": "x.example", "namespace": "demo"}], "external": True})
+    ['ServiceEntry demo host x.example']
+    """
+    if not isinstance(istio_services, dict):
+        return []
+    out = []
+    for s in istio_services.get("services") or []:
+        if not isinstance(s, dict):
+            continue
+        host, name, ns = (str(s.get(k) or "") for k in ("host", "name", "namespace"))
+        parts = host.split(".")
+        k8s = len(parts) >= 4 and parts[2] == "svc" and parts[0] == name and parts[1] == ns
+        if k8s and not istio_services.get("external"):
+            out.append(f"Service {ns}/{name}")
+        else:
+            out.append(f"ServiceEntry {ns} host {host or name}" if ns else f"ServiceEntry host {host or name}")
+    return out
+
+
 def render_config(path: str) -> str:
     """istioctl's describeManagement: ``/apis/networking.istio.io/v1/namespaces/NS/virtual-service/NAME`` → ``NAME.NS``."""
     if not path:

@@ -203,6 +203,7 @@ SCHEMA = Schema(
                 P("node_name", "str", "Kubernetes node"),
                 P("service_account", "str", "service account"),
                 P("cluster_domain", "str", "DNS domain from the node id, e.g. cluster.local"),
+                P("locality", "str", "the proxy's own locality (bootstrap node.locality), `region/zone/sub_zone`"),
                 P("source", "str", "file or kubectl source it came from"),
                 P("config", "str", "key of its ProxyConfig"),
             ),
@@ -277,7 +278,10 @@ SCHEMA = Schema(
                 P("rds_name", "str", "RDS route_config_name (http)"),
                 P("inline_route", "str", "name of an inline route_config (http)"),
                 P("tcp_clusters", "json", "tcp_proxy [[cluster, weight], …]"),
-                P("istio_config", "str", "metadata istio.config"),
+                P("istio_config", "str", "metadata istio.config (a VirtualService's tcp/tls route, a Sidecar's "
+                  "ingress listener)"),
+                P("foreign_filters", "list[str]", "network and HTTP filters Istio never generates itself: "
+                  "an EnvoyFilter added them"),
             ),
             cleanup="owned",
         ),
@@ -305,6 +309,8 @@ SCHEMA = Schema(
                 P("name", "str", "vhost name"),
                 P("index", "int", "position"),
                 P("domains", "list[str]", "domains"),
+                P("istio_configs", "list[str]", "istio.config of the vhost and of its routes (the VirtualServices "
+                  "behind it)"),
             ),
             cleanup="owned",
         ),
@@ -327,6 +333,9 @@ SCHEMA = Schema(
                   "route config): {abort: {percent, http_status, grpc_status, header}, delay: {percent, duration, "
                   "header}, headers, upstream_cluster}"),
                 P("istio_config", "str", "metadata istio.config (VirtualService path)"),
+                P("timeout", "str", "route timeout as dumped (absent: Envoy's 15s; `0s`: none)"),
+                P("retry_policy", "json", "the retry policy in force: the route's, else its vhost's "
+                  "(`from` says which), with retry_on, num_retries, per_try_timeout, codes, predicates"),
             ),
             cleanup="owned",
         ),
@@ -354,6 +363,11 @@ SCHEMA = Schema(
                 P("endpoint_source", "str", "where its endpoints come from: eds (the dump's endpoint section), inline "
                   "(load_assignment or v2 hosts), status (/clusters?format=json), or empty"),
                 P("istio_config", "str", "metadata istio.config (DestinationRule path)"),
+                P("istio_services", "json", "metadata istio: {services: [{host, name, namespace}] of the Service or "
+                  "ServiceEntry, external: true for a MESH_EXTERNAL entry}"),
+                P("connect_timeout", "str", "connect_timeout as dumped (absent: Envoy's 5s)"),
+                P("circuit_breakers", "json", "circuit_breakers.thresholds"),
+                P("outlier_detection", "json", "outlier_detection"),
                 RAW,
             ),
         ),
