@@ -34,7 +34,8 @@ EXIT_DEAD_END = 4
 @with_request
 def path(src: SrcArg, dst: DstArg, req: RequestOpts, graph: GraphOpts, namespace: NsOpt = None,
          output: OutputOpt = Fmt.table) -> None:
-    """Where requests from SRC to DST go: the chain, the weights, each endpoint's share. Exit 4 on a dead end."""
+    """Where requests from SRC to DST go: the chain, the weights, each endpoint's share, the Istio object
+    behind each hop and its timeouts, retries and limits. Exit 4 on a dead end."""
     from topo.queries.path import path as run
 
     with graph.open() as g:
@@ -44,6 +45,8 @@ def path(src: SrcArg, dst: DstArg, req: RequestOpts, graph: GraphOpts, namespace
 
 
 def _table(console: Any, res: Any) -> None:
+    from topo.queries.envoy import cluster_settings_text, route_settings_text
+
     for a in res.answers:
         r = a.request
         tls = f" tls sni={r['sni'] or '-'}" if r.get("tls") else ""
@@ -51,7 +54,10 @@ def _table(console: Any, res: Any) -> None:
         console.print(f"[bold]{pods}[/bold] → {esc(r['host'])} ({where}) {esc(r['method'])} {esc(r['path'])}"
                       if r["protocol"] == "http" else f"[bold]{pods}[/bold] → {esc(r['ip'] or '*')}:{r['port']} (tcp{esc(tls)})")
         for h in a.hops:
-            console.print(f"  {h.kind.replace('_', ' '):<13} {esc(h.name)}" + (f"  ({esc(h.detail)})" if h.detail else ""))
+            console.print(f"  {h.kind.replace('_', ' '):<13} {esc(h.name)}" + (f"  ({esc(h.detail)})" if h.detail else "")
+                          + (f"  [dim]← {esc(', '.join(h.istio))}[/dim]" if h.istio else ""))
+            if h.settings:
+                console.print(f"  {'':<13} [dim]{esc(route_settings_text(h.settings))}[/dim]")
         t = new_table("CLUSTER", "WEIGHT", "ENDPOINT", "SHARE", "POD", "HEALTH")
         for c in a.clusters:
             if not c.endpoints:
@@ -61,6 +67,11 @@ def _table(console: Any, res: Any) -> None:
                 t.add_row(c.name, pct(c.fraction), e.address, pct(e.share), e.pod or "-", e.health)
         if a.clusters:
             console.print(t)
+        for c in a.clusters:
+            if c.istio or c.settings:
+                console.print(f"  {esc(c.name)}" + (f"  [dim]← {esc(', '.join(c.istio))}[/dim]" if c.istio else ""))
+            if c.settings:
+                console.print(f"    [dim]{esc(cluster_settings_text(c.settings))}[/dim]")
         for m in a.mirrors:
             console.print(f"  mirror        {esc(m.cluster)} {pct(m.share)} of requests copied"
                           + (f" ({pct(m.fraction)} of the route's)" if abs(m.share - m.fraction) > 1e-9 else "")

@@ -33,6 +33,12 @@ registry_only           info      BlackHoleCluster / block_all catch-alls: which
 config_drift            warning   a destination some pods of a workload reach and others do not
 service_not_in_scope    info      a service other sidecars of the namespace reach that these have no cluster for
                                   (a Sidecar's egress hosts, or exportTo): their requests take the catch-all
+retry_budget            warning   per-try timeout × attempts longer than the route's timeout: the
+                                  last retries never run
+retry_non_idempotent    warning   a route that POST or PATCH requests can take retries on conditions
+                                  after which the upstream may have handled the request (5xx, reset …)
+outlier_ejects_all      warning   outlier detection may eject every endpoint of a used cluster and
+                                  panic mode is off: when they all fail, 503 UH instead of a try
 ======================  ========  ==========================================================
 
 Identical findings of many pods are collapsed: the key is the finding's kind plus the
@@ -188,6 +194,7 @@ class _Checker:
         self.findings: dict[tuple[Any, ...], Finding] = {}
         self._rc_cache: dict[str, tuple[list[Finding], list[_RouteRef]]] = {}
         self._cluster_cache: dict[str, Finding | None] = {}
+        self._outlier_cache: dict[str, Finding | None] = {}
 
     # ---- collecting
     def add(self, f: Finding, pods: Sequence[str]) -> None:
@@ -438,6 +445,7 @@ class _Checker:
                         f"the earlier route {_route_label(e)} ({e['match_text']}) matches every request it would",
                         {**where, "shadowed_by": _route_label(e)}, [vs, istio_object(e["istio_config"])]))
                     break
+            out += _retry_lints(r, where, vs, jload(r["match"]) or {})
             a = r["action"]
             if a == "direct_response":
                 if r["name"] == "block_all" or (r["direct_status"] == 502 and vh["name"] == "block_all"):
@@ -556,6 +564,12 @@ class _Checker:
                 continue
             if cl["key"] not in self._cluster_cache:
                 self._cluster_cache[cl["key"]] = self._cluster_verdict(cl)
+                self._outlier_cache[cl["key"]] = _outlier_lint(cl, self.g.endpoints(cl["key"]))
+            lint = self._outlier_cache[cl["key"]]
+            if lint is not None:
+                self.add(Finding(lint.kind, lint.severity, lint.flag, lint.response, lint.message, lint.objects,
+                                 list(lint.istio) + [u.istio for u in uses[name]],
+                                 lint.details + [f"used by {u.where}" for u in uses[name]]), pods)
             f = self._cluster_cache[cl["key"]]
             if f is not None and f.kind == "no_endpoints":
                 f = self._empty_verdict(cl, live, f)
@@ -627,6 +641,54 @@ class _Checker:
                 if self.g.endpoints(c["key"]):
                     return True
         return False
+
+
+# ---------------------------------------------------------------- resilience lints (§6, §7)
+def _retry_lints(r: Props, where: dict[str, str], vs: str, match: Props) -> list[Finding]:
+    st = envoy.route_settings(r)
+    retry = st.get("retry") if st else None
+    if not retry or retry["num_retries"] <= 0:
+        return []
+    out = []
+    label = f"route {_route_label(r)}"
+    attempts = retry["num_retries"] + 1
+    per_try, total = retry["per_try_timeout_s"], st["timeout_s"]
+    if per_try and total and per_try * attempts > total:
+        fit = max(int(total // per_try), 1)
+        out.append(Finding(
+            "retry_budget", "warning", "", "",
+            f"{label}: {attempts} attempts of up to {retry['per_try_timeout']} each need "
+            f"{per_try * attempts:g}s, but the route times out after {st['timeout']}: at most {fit} "
+            f"attempt{'s' if fit != 1 else ''} can run, the rest of the {retry['num_retries']} retries never do",
+            where, [vs], [f"retry_on {','.join(retry['retry_on'])}", f"timeout {st['timeout']}"]))
+    unsafe = envoy.unsafe_retry_on(retry)
+    methods = envoy.matches_methods(match, envoy.NON_IDEMPOTENT)
+    if unsafe and methods:
+        out.append(Finding(
+            "retry_non_idempotent", "warning", "", "",
+            f"{label} retries {'/'.join(methods)} requests on {', '.join(unsafe)}: the upstream may already "
+            "have handled the request, so a non-idempotent request can run twice",
+            where, [vs], [f"retry_on {','.join(retry['retry_on'])}", f"num_retries {retry['num_retries']}"]))
+    return out
+
+
+def _outlier_lint(cl: Props, eps: list[Props]) -> Finding | None:
+    od = envoy.outlier_settings(cl)
+    if od is None or not eps:
+        return None
+    pt = cl["panic_threshold"]
+    panic = 50.0 if pt is None else float(pt)
+    n = len(eps)
+    k = envoy.max_ejected(od, n)
+    if k < n or panic > 0:
+        return None
+    return Finding(
+        "outlier_ejects_all", "warning", "UH", "503",
+        f"cluster {cl['name']}: outlier detection may eject {'its only endpoint' if n == 1 else f'all {n} endpoints'} "
+        f"(max_ejection_percent {od['max_ejection_percent']}: Envoy ejects while fewer than that share are out) and "
+        "panic mode is off (healthy_panic_threshold 0): if they all fail, requests get 503 UH until one is back",
+        {"cluster": cl["name"]}, [istio_object(cl["istio_config"])],
+        [f"consecutive_5xx {od['consecutive_5xx']}, base_ejection_time {od['base_ejection_time']}"])
 
 
 # ---------------------------------------------------------------- config drift

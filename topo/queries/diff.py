@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from topo.model.names import parse_cluster_name, short_service, workload_key
+from topo.model.names import istio_object, parse_cluster_name, short_service, workload_key
 from topo.model.rows import jload
 from topo.queries.reach import ReachEntry, config_reach
 from topo.stores.hops import MeshGraph, Props
@@ -71,6 +71,7 @@ class ConfigChange:
     details: list[str]
     text: str
     services: list[str] = field(default_factory=list)  # service FQDNs it concerns (for the DST filter)
+    istio: list[str] = field(default_factory=list)  # the Istio objects behind what changed
 
 
 @dataclass
@@ -190,12 +191,15 @@ class _Side:
         out: dict[str, Any]
         if kind == "listener":
             chains = {}
+            istio: dict[str, str] = {}
             for ch in self.g.chains(key):
                 label = ch["name"] or ("default_filter_chain" if ch["is_default"] else f"#{ch['index']}")
                 target = _chain_target(ch)
                 chains[label] = target
+                if ch["istio_config"]:
+                    istio[label] = istio_object(ch["istio_config"])
             out = {"address": f"{p['address']}:{p['port']}", "state": p["state"], "error": p["error"] or "",
-                   "bind_to_port": p["bind_to_port"], "chains": chains}
+                   "bind_to_port": p["bind_to_port"], "chains": chains, "istio": istio}
         elif kind == "route_config":
             vhosts: dict[str, Any] = {}
             for vh in g.vhosts(key):
@@ -204,15 +208,18 @@ class _Side:
                     label = r["name"] or f"#{r['index']}"
                     routes[label] = {"match": r["match_text"] or "", "action": r["action"] or "",
                                      "clusters": [list(x) for x in jload(r["clusters"]) or []],
-                                     "status": r["direct_status"] or 0}
+                                     "status": r["direct_status"] or 0,
+                                     "timeout": r["timeout"] or "", "retry": jload(r["retry_policy"]),
+                                     "istio": istio_object(r["istio_config"])}
                 vhosts[vh["name"]] = {"domains": list(vh["domains"]), "routes": routes}
             out = {"state": p["state"], "error": p["error"] or "", "vhosts": vhosts}
         else:
             eps = sorted(f"{e['address']} {e['health'] or 'UNKNOWN'}" for e in g.endpoints(key))
             out = {"type": p["type"], "lb_policy": p["lb_policy"], "state": p["state"], "error": p["error"] or "",
                    "panic_threshold": p["panic_threshold"], "locality_weighted": p["locality_weighted"],
-                   "istio_config": p["istio_config"] or "", "endpoints": eps,
-                   "endpoints_known": p["has_endpoints_info"] or bool(eps)}
+                   "istio_config": p["istio_config"] or "", "connect_timeout": p["connect_timeout"] or "",
+                   "circuit_breakers": jload(p["circuit_breakers"]), "outlier_detection": jload(p["outlier_detection"]),
+                   "endpoints": eps, "endpoints_known": p["has_endpoints_info"] or bool(eps)}
         s["done"] = out
         return out
 
@@ -365,17 +372,18 @@ def _set_changes(label: str, a: Iterable[str], b: Iterable[str], limit: int = 8)
 
 
 def _listener_details(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    out = _dict_changes(a, b, skip=("chains",))
+    out = _dict_changes(a, b, skip=("chains", "istio"))
     ca, cb = a["chains"], b["chains"]
     out += _set_changes("chain", [k for k in ca if k not in cb], [k for k in cb if k not in ca])
     out += [f"chain {k}: {ca[k]} → {cb[k]}" for k in ca if k in cb and ca[k] != cb[k]]
     return out or ["content changed"]
 
 
-def _rc_details(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[str], list[str]]:
+def _rc_details(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     out = _dict_changes(a, b, skip=("vhosts",))
     va, vb = a["vhosts"], b["vhosts"]
     services: set[str] = set()
+    istio: set[str] = set()
     for name in sorted(set(va) | set(vb)):
         fq = name.rpartition(":")[0]
         if name not in vb:
@@ -386,6 +394,7 @@ def _rc_details(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[str], list[s
             x, y = va[name], vb[name]
             d = _set_changes(f"vhost {name}: domain", x["domains"], y["domains"])
             for r in sorted(set(x["routes"]) | set(y["routes"])):
+                before = len(d)
                 if r not in y["routes"]:
                     d.append(f"vhost {name}: route {r} removed")
                 elif r not in x["routes"]:
@@ -396,15 +405,17 @@ def _rc_details(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[str], list[s
                         same = [n for n, _w in rx["clusters"]] == [n for n, _w in ry["clusters"]]
                         what = "weights" if same else "clusters"
                         d.append(f"route {r}: {what} {_weights(rx['clusters'], name)} → {_weights(ry['clusters'], name)}")
-                    for k in ("match", "action", "status"):
+                    for k in ("match", "action", "status", "timeout", "retry", "istio"):
                         if rx[k] != ry[k]:
                             d.append(f"route {r}: {k} {_v(rx[k])} → {_v(ry[k])}")
+                if len(d) > before:
+                    istio |= {rt["istio"] for side in (x, y) if (rt := side["routes"].get(r)) and rt["istio"]}
             if not d:
                 continue
             out += d
         if fq:
             services.add(fq)
-    return out or ["content changed"], sorted(services)
+    return out or ["content changed"], sorted(services), sorted(istio)
 
 
 def _cluster_details(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -422,12 +433,14 @@ def _cluster_details(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 def _config_diff(sa: _Side, sb: _Side, workloads: list[str]) -> list[ConfigChange]:
     grouped: dict[tuple[Any, ...], ConfigChange] = {}
 
-    def add(wl: str, kind: str, name: str, change: str, details: list[str], services: list[str]) -> None:
-        text = f"{kind.replace('_', ' ')} {name} {change}" + (": " + "; ".join(details) if details else "")
+    def add(wl: str, kind: str, name: str, change: str, details: list[str], services: list[str],
+            istio: list[str] | None = None) -> None:
+        text = (f"{kind.replace('_', ' ')} {name}" + (f" ({', '.join(istio)})" if istio else "") + f" {change}"
+                + (": " + "; ".join(details) if details else ""))
         gk = (kind, name, change, tuple(details))
         got = grouped.get(gk)
         if got is None:
-            grouped[gk] = ConfigChange([wl], kind, name, change, details, text, services)
+            grouped[gk] = ConfigChange([wl], kind, name, change, details, text, services, list(istio or []))
         else:
             got.sources.append(wl)
 
@@ -465,13 +478,17 @@ def _config_diff(sa: _Side, sb: _Side, workloads: list[str]) -> list[ConfigChang
                 add(wl, kind, name, "changed", ["differs between the workload's proxies"], services)
                 continue
             xa, xb = sa.summary(kind, next(iter(ka))), sb.summary(kind, next(iter(kb)))
+            istio: list[str] = []
             if kind == "listener":
                 details = _listener_details(xa, xb)
+                istio = sorted({v for x in (xa, xb) for k, v in x["istio"].items()
+                                if xa["chains"].get(k) != xb["chains"].get(k)})
             elif kind == "route_config":
-                details, services = _rc_details(xa, xb)
+                details, services, istio = _rc_details(xa, xb)
             else:
                 details = _cluster_details(xa, xb)
-            add(wl, kind, name, "changed", details, services)
+                istio = sorted({istio_object(x["istio_config"]) for x in (xa, xb) if x["istio_config"]})
+            add(wl, kind, name, "changed", details, services, istio)
     out = list(grouped.values())
     order = {"workload": 0, "pod": 1, "listener": 2, "route_config": 3, "cluster": 4}
     out.sort(key=lambda c: (order.get(c.kind, 9), c.name, c.change, c.sources))

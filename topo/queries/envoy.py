@@ -454,12 +454,14 @@ def _health_class(h: str) -> str:
     return "unhealthy"
 
 
-def endpoint_shares(cluster: Props, endpoints: Sequence[Props], failed: frozenset[str] = frozenset()) -> dict[str, float]:
+def endpoint_shares(cluster: Props, endpoints: Sequence[Props], failed: frozenset[str] = frozenset(),
+                    unhealthy: frozenset[str] = frozenset()) -> dict[str, float]:
     """Each endpoint's share of the cluster's requests, by §8's algorithm.
 
     ``failed`` holds endpoint keys to treat as gone (blast radius): a dead pod leaves
-    the EDS set, as Kubernetes removes it from the service's endpoints. Returns
-    {endpoint key: share}; an empty dict means no usable host (UH).
+    the EDS set, as Kubernetes removes it from the service's endpoints; ``unhealthy`` holds
+    keys to treat as UNHEALTHY but still in the set (an ejected or not-ready host istiod keeps
+    sending). Returns {endpoint key: share}; an empty dict means no usable host (UH).
     """
     opf = int(cluster.get("overprovisioning_factor") or 140)
     threshold = cluster.get("panic_threshold")
@@ -467,7 +469,8 @@ def endpoint_shares(cluster: Props, endpoints: Sequence[Props], failed: frozense
     by_weight = bool(cluster.get("weighted_priority_health"))
     prios: dict[int, list[tuple[Props, str]]] = {}
     for e in endpoints:
-        cls = "excluded" if e["key"] in failed else _health_class(e.get("health") or "")
+        cls = ("excluded" if e["key"] in failed else "unhealthy" if e["key"] in unhealthy
+               else _health_class(e.get("health") or ""))
         if cls == "excluded":
             continue
         prios.setdefault(int(e.get("priority") or 0), []).append((e, cls))
@@ -543,6 +546,17 @@ def endpoint_shares(cluster: Props, endpoints: Sequence[Props], failed: frozense
     return shares
 
 
+def keeps_failed_hosts(cluster: Props) -> bool:
+    """Does a failed endpoint stay in this cluster's load assignment, as an unhealthy host?
+
+    Istio sets ``healthy_panic_threshold`` to 0 exactly when it sends not-ready endpoints as
+    UNHEALTHY instead of leaving them out, or when a DestinationRule sets outlier detection (§7), and
+    outlier detection ejects a failing host without removing it. Then Envoy counts the failed hosts in
+    their priority's total, and the overprovisioning factor spills load to the next priority (§8 step 2).
+    Otherwise a failed pod leaves EDS when Kubernetes takes it out of the service's endpoints."""
+    return cluster.get("panic_threshold") == 0 or bool(cluster.get("outlier_detection"))
+
+
 def _spread(cluster: Props, pool: list[Props], load: float, shares: dict[str, float]) -> None:
     """Within a priority: by locality weight when locality-weighted LB is on, else pooled (§8 step 6–7)."""
     if cluster.get("locality_weighted"):
@@ -565,3 +579,203 @@ def _spread(cluster: Props, pool: list[Props], load: float, shares: dict[str, fl
     ws = sum(int(e.get("weight") or 1) for e in pool)
     for e in pool:
         shares[e["key"]] = shares.get(e["key"], 0.0) + load * int(e.get("weight") or 1) / ws
+
+
+# ---------------------------------------------------------------- §6–§7 resilience settings
+# Envoy's defaults where a field is absent: a route's timeout (RouteAction.timeout), a retry
+# policy's num_retries, a cluster's connect_timeout, circuit_breakers.thresholds and
+# outlier_detection ([D] route_components.proto, cluster.proto, circuit_breaker.proto,
+# outlier_detection.proto). Istio writes most of them explicitly (timeout "0s", 10s connect, the
+# 2^32-1 circuit breakers).
+ROUTE_TIMEOUT_DEFAULT = "15s"
+CONNECT_TIMEOUT_DEFAULT = "5s"
+UNLIMITED = 4294967295  # what Istio writes for "no limit" (math.MaxUint32)
+BREAKER_DEFAULTS = {"max_connections": 1024, "max_pending_requests": 1024, "max_requests": 1024, "max_retries": 3}
+OUTLIER_DEFAULTS: dict[str, Any] = {
+    "consecutive_5xx": 5, "enforcing_consecutive_5xx": 100, "consecutive_gateway_failure": 5,
+    "enforcing_consecutive_gateway_failure": 0, "interval": "10s", "base_ejection_time": "30s",
+    "max_ejection_percent": 10, "split_external_local_origin_errors": False, "consecutive_local_origin_failure": 5,
+    "enforcing_success_rate": 100, "always_eject_one_host": False,
+}
+_DURATION = re.compile(r"^(-?\d+(?:\.\d+)?)s$")
+
+
+def duration_s(text: str | None) -> float | None:
+    """A dumped Duration (``"10s"``, ``"0.250s"``) in seconds; None when absent or unreadable."""
+    m = _DURATION.match(text or "")
+    return float(m[1]) if m else None
+
+
+def _jmap(v: Any) -> dict[str, Any]:
+    got = jload(v) if isinstance(v, str | bytes) else v
+    return got if isinstance(got, dict) else {}
+
+
+def route_settings(route: Props) -> dict[str, Any]:
+    """What a route does about slow and failing requests: its timeout and the retry policy in force
+    (the route's, else the vhost's), with Envoy's defaults filled in. Empty for non-forwarding routes."""
+    if route.get("action") != "route":
+        return {}
+    t = route.get("timeout") or ""
+    timeout = t or ROUTE_TIMEOUT_DEFAULT
+    secs = duration_s(timeout)
+    out: dict[str, Any] = {"timeout": timeout, "timeout_s": secs or None, "timeout_default": not t, "retry": None}
+    rp = _jmap(route.get("retry_policy"))
+    if rp:
+        per_try = rp.get("per_try_timeout") or ""
+        out["retry"] = {
+            "retry_on": [x.strip() for x in str(rp.get("retry_on") or "").split(",") if x.strip()],
+            # num_retries defaults to 1 (RetryPolicy.num_retries)
+            "num_retries": int(rp["num_retries"]) if "num_retries" in rp else 1,
+            "per_try_timeout": per_try, "per_try_timeout_s": duration_s(per_try) or None,
+            "retriable_status_codes": list(rp.get("retriable_status_codes") or []),
+            "host_predicates": list(rp.get("host_predicates") or []),
+            "from": rp.get("from") or "route",
+        }
+    return out
+
+
+def breaker_limits(cluster: Props) -> dict[str, int]:
+    """circuit_breakers thresholds of the DEFAULT routing priority, Envoy's defaults where unset."""
+    got = jload(cluster.get("circuit_breakers")) if isinstance(cluster.get("circuit_breakers"), str) else None
+    ths = got if isinstance(got, list) else []
+    th = next((t for t in ths if isinstance(t, dict) and t.get("priority", "DEFAULT") == "DEFAULT"), {})
+    out = {}
+    for k, d in BREAKER_DEFAULTS.items():
+        v = th.get(k, d)
+        v = v.get("value", d) if isinstance(v, dict) else v
+        try:
+            out[k] = int(v)
+        except (TypeError, ValueError):
+            out[k] = d
+    return out
+
+
+def outlier_settings(cluster: Props) -> dict[str, Any] | None:
+    """outlier_detection with Envoy's defaults filled in; None when the cluster has none."""
+    raw = cluster.get("outlier_detection")
+    if raw is None or raw == "":
+        return None
+    od = _jmap(raw)
+    out = {k: od.get(k, d) for k, d in OUTLIER_DEFAULTS.items()}
+    for k, d in OUTLIER_DEFAULTS.items():
+        v = out[k]
+        if isinstance(v, dict):  # a wrapper printed as {"value": n}
+            v = v.get("value", d)
+        if isinstance(d, int) and not isinstance(d, bool):
+            try:
+                v = int(v)
+            except (TypeError, ValueError):
+                v = d
+        out[k] = v
+    return out
+
+
+def max_ejected(od: dict[str, Any], hosts: int) -> int:
+    """How many of ``hosts`` outlier detection may eject at once: Envoy ejects one more while the
+    ejected share is below max_ejection_percent (outlier_detection_impl.cc ``ejectHost``:
+    ``ejected_percent < max_ejection_percent``), so a lone host can always be ejected."""
+    if hosts <= 0:
+        return 0
+    mep = max(0, min(100, int(od.get("max_ejection_percent", 10))))
+    k = 0
+    while k < hosts and 100.0 * k / hosts < mep:
+        k += 1
+    if od.get("always_eject_one_host") and k == 0:
+        k = 1
+    return k
+
+
+def cluster_settings(cluster: Props, endpoints: Sequence[Props]) -> dict[str, Any]:
+    """A cluster's connect timeout, circuit breakers, outlier detection and locality LB settings
+    (§7 "DestinationRule settings in the cluster", §8), defaults filled in."""
+    ct = cluster.get("connect_timeout") or ""
+    pt = cluster.get("panic_threshold")
+    od = outlier_settings(cluster)
+    prios = sorted({int(e.get("priority") or 0) for e in endpoints})
+    locs = sorted({e.get("locality") or "" for e in endpoints})
+    out: dict[str, Any] = {
+        "connect_timeout": ct or CONNECT_TIMEOUT_DEFAULT, "connect_timeout_default": not ct,
+        "lb_policy": cluster.get("lb_policy") or "ROUND_ROBIN",
+        "circuit_breakers": breaker_limits(cluster),
+        "outlier_detection": od,
+        "panic_threshold": 50.0 if pt is None else float(pt),
+        "locality_weighted": bool(cluster.get("locality_weighted")),
+        "overprovisioning_factor": int(cluster.get("overprovisioning_factor") or 140),
+        "priorities": prios, "localities": [x for x in locs if x],
+    }
+    if od is not None:
+        out["ejectable"] = max_ejected(od, len(endpoints))
+    return out
+
+
+def _secs(s: str) -> str:
+    return "none" if duration_s(s) == 0 else s
+
+
+def route_settings_text(st: dict[str, Any]) -> str:
+    """``timeout none · 2 retries on connect-failure,… (per try 1s)``."""
+    if not st:
+        return ""
+    parts = [f"timeout {_secs(st['timeout'])}" + (" (Envoy's default)" if st["timeout_default"] else "")]
+    r = st.get("retry")
+    if r:
+        n = r["num_retries"]
+        what = ",".join(r["retry_on"]) or "nothing"
+        codes = f" (codes {','.join(map(str, r['retriable_status_codes']))})" if r["retriable_status_codes"] else ""
+        per = f" (per try {r['per_try_timeout']})" if r["per_try_timeout"] else ""
+        vh = " (the vhost's policy)" if r["from"] == "virtual_host" else ""
+        parts.append(f"{n} retr{'y' if n == 1 else 'ies'} on {what}{codes}{per}{vh}")
+    else:
+        parts.append("no retries")
+    return " · ".join(parts)
+
+
+def _limit(n: int) -> str:
+    return "∞" if n >= UNLIMITED else str(n)
+
+
+def cluster_settings_text(st: dict[str, Any]) -> str:
+    """``connect 10s · LEAST_REQUEST · limits ∞ conn/∞ pending/∞ req/∞ retries · outlier 5×5xx …``."""
+    cb = st["circuit_breakers"]
+    parts = [f"connect {st['connect_timeout']}" + (" (default)" if st["connect_timeout_default"] else ""),
+             st["lb_policy"],
+             "limits " + "/".join(f"{_limit(cb[k])} {w}" for k, w in (
+                 ("max_connections", "conn"), ("max_pending_requests", "pending"), ("max_requests", "req"),
+                 ("max_retries", "retries")))]
+    od = st.get("outlier_detection")
+    if od:
+        parts.append(f"outlier {od['consecutive_5xx']}×5xx per {od['interval']}, eject {od['base_ejection_time']}, "
+                     f"max {od['max_ejection_percent']}% ({st.get('ejectable', 0)} host"
+                     f"{'s' if st.get('ejectable', 0) != 1 else ''})")
+    parts.append(f"panic {st['panic_threshold']:g}%")
+    if st["locality_weighted"]:
+        parts.append("locality-weighted")
+    if len(st["priorities"]) > 1:
+        parts.append(f"{len(st['priorities'])} priorities")
+    return " · ".join(parts)
+
+
+# Retry conditions after which the upstream may already have handled the request (§6: Envoy
+# retries whatever method the request had). connect-failure, refused-stream, reset-before-request
+# and the gRPC "unavailable", "cancelled" and "resource-exhausted" mean it was not processed (or was
+# refused); Istio's default policies use only those (with retriable-status-codes 503 alone up to
+# 1.19), so they are not flagged.
+AFTER_PROCESSING = frozenset({"5xx", "gateway-error", "reset", "retriable-4xx", "retriable-headers",
+                              "deadline-exceeded", "internal", "http3-post-connect-failure"})
+NON_IDEMPOTENT = ("POST", "PATCH")
+
+
+def unsafe_retry_on(retry: dict[str, Any]) -> list[str]:
+    """The retry conditions of a route_settings retry that can repeat a request the upstream processed."""
+    out = [c for c in retry["retry_on"] if c in AFTER_PROCESSING]
+    codes = [c for c in retry["retriable_status_codes"] if c != 503]
+    if "retriable-status-codes" in retry["retry_on"] and codes:
+        out.append("retriable-status-codes " + ",".join(map(str, codes)))
+    return out
+
+
+def matches_methods(match: Props, methods: Sequence[str]) -> list[str]:
+    """Which of ``methods`` a RouteMatch's ``:method`` conditions let through."""
+    conds = [h for h in match.get("headers") or [] if str(h.get("name", "")).lower() == ":method"]
+    return [m for m in methods if all(header_matches(h, {":method": m}) for h in conds)]

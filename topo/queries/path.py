@@ -12,8 +12,10 @@ networkx hops, or the Cypher hops in ``topo.stores.neo4jgraph``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from topo.queries.resolve import make_request, resolve_destination, resolve_source
+from topo.queries.envoy import Request
+from topo.queries.resolve import SourceGroup, make_request, resolve_destination, resolve_source
 from topo.queries.walk import ClusterShare, DeadEnd, EndpointShare, Fault, Hop, Mirror, Unsupported, Walker
 from topo.stores.hops import MeshGraph
 
@@ -56,26 +58,35 @@ def path(g: MeshGraph, src: str, dst: str, *, namespace: str | None = None, port
     for grp in resolve_source(g, src, namespace):
         d = resolve_destination(g, dst, grp, port=port, path=req_path)
         req = make_request(d, host=host, method=method, headers=headers, tcp=tcp, tls=tls, sni=sni)
-        hops, split = Walker(g, grp.config).request(req)
-        eps = sorted((e for c in split.clusters for e in c.endpoints), key=lambda e: (-e.share, e.address, e.cluster))
-        dead = sorted(split.dead_ends, key=lambda x: (-x.share, x.flag, x.object))
-        delivered = sum(e.share for e in eps)
-        outcome = "ok" if not dead else ("dead_end" if delivered == 0 else "partial")
-        answers.append(PathAnswer(
-            pods=grp.pods,
-            config=grp.config,
-            request={"ip": req.ip, "port": req.port, "host": req.host, "path": req.path, "method": req.method,
-                     "headers": dict(sorted(req.headers.items())), "protocol": "http" if req.http else "tcp",
-                     "service": d.fqdn, "tls": req.tls, "sni": req.sni},
-            hops=hops,
-            clusters=split.clusters,
-            endpoints=eps,
-            dead_ends=dead,
-            outcome=outcome,
-            notes=d.notes,
-            mirrors=sorted(split.mirrors, key=lambda m: m.cluster),
-            faults=split.faults,
-            unsupported=split.unsupported,
-            endpoints_unknown=sum((c.share for c in split.clusters if c.endpoints_unknown), 0.0),
-        ))
+        answers.append(answer(g, grp, req, service=d.fqdn, notes=d.notes))
     return PathResult(source=src, destination=dst, answers=answers)
+
+
+def answer(g: MeshGraph, grp: SourceGroup, req: Request, *, service: str = "", notes: list[str] | None = None,
+           details: bool = True, **walker_opts: Any) -> PathAnswer:
+    """One request from one proxy config: the walk, the shares, the dead ends (shared by search,
+    diff --behavior and assert, so that each of them answers exactly what ``topo path`` answers).
+    ``details``: name the Istio objects and settings of each hop (search leaves them out)."""
+    hops, split = Walker(g, grp.config, details=details, istio_proxy=bool(grp.istio_version),
+                         **walker_opts).request(req)
+    eps = sorted((e for c in split.clusters for e in c.endpoints), key=lambda e: (-e.share, e.address, e.cluster))
+    dead = sorted(split.dead_ends, key=lambda x: (-x.share, x.flag, x.object))
+    delivered = sum(e.share for e in eps)
+    outcome = "ok" if not dead else ("dead_end" if delivered == 0 else "partial")
+    return PathAnswer(
+        pods=grp.pods,
+        config=grp.config,
+        request={"ip": req.ip, "port": req.port, "host": req.host, "path": req.path, "method": req.method,
+                 "headers": dict(sorted(req.headers.items())), "protocol": "http" if req.http else "tcp",
+                 "service": service, "tls": req.tls, "sni": req.sni},
+        hops=hops,
+        clusters=split.clusters,
+        endpoints=eps,
+        dead_ends=dead,
+        outcome=outcome,
+        notes=list(notes or []),
+        mirrors=sorted(split.mirrors, key=lambda m: m.cluster),
+        faults=split.faults,
+        unsupported=split.unsupported,
+        endpoints_unknown=sum((c.share for c in split.clusters if c.endpoints_unknown), 0.0),
+    )

@@ -19,6 +19,8 @@ class SourceGroup:
     pods: list[str]
     namespace: str
     cluster_domain: str = "cluster.local"
+    istio_version: str = ""  # ISTIO_VERSION of the first pod ("" for a proxy outside Istio)
+    locality: str = ""  # the first pod's own locality (bootstrap node.locality)
 
 
 def _index(rows: list[Props], field_: str) -> dict[str, list[Props]]:
@@ -53,7 +55,8 @@ def resolve_source(g: MeshGraph, src: str, namespace: str | None = None) -> list
         raise TopoError(f"no ingested pod or workload matches {src!r}" + (f" in namespace {namespace}" if namespace else ""), 2)
     groups: dict[str, SourceGroup] = {}
     for p in chosen:
-        grp = groups.setdefault(p["config"], SourceGroup(p["config"], [], p["namespace"], p["cluster_domain"] or "cluster.local"))
+        grp = groups.setdefault(p["config"], SourceGroup(p["config"], [], p["namespace"], p["cluster_domain"] or "cluster.local",
+                                                         p["istio_version"] or "", p["locality"] or ""))
         grp.pods.append(p["id"])
     return sorted(groups.values(), key=lambda s: s.pods[0])
 

@@ -6,10 +6,11 @@ Backend-neutral: it calls :class:`~topo.stores.hops.MeshGraph` hops and applies
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from topo.model.names import istio_object, service_objects
 from topo.model.rows import jload
 from topo.queries import envoy
 from topo.queries.envoy import Request
@@ -44,6 +45,8 @@ class ClusterShare:
     # the cluster is there and its share is right, but the dump does not show its endpoints
     # (taken without EDS): where inside the cluster the requests go is unknown, not a dead end
     endpoints_unknown: bool = False
+    istio: list[str] = field(default_factory=list)  # DestinationRule, Service / ServiceEntry behind it
+    settings: dict[str, Any] | None = None  # connect timeout, circuit breakers, outlier detection, locality LB
 
 
 @dataclass
@@ -59,6 +62,24 @@ class Hop:
     kind: str
     name: str
     detail: str = ""
+    istio: list[str] = field(default_factory=list)  # the Istio objects behind it: "VirtualService ns/name", …
+    settings: dict[str, Any] | None = None  # a route's timeout and retry policy (envoy.route_settings)
+
+
+def cluster_istio(cl: Props) -> list[str]:
+    """The Istio objects behind a cluster: its DestinationRule, then its Service or ServiceEntry."""
+    out = [istio_object(cl["istio_config"])] if cl.get("istio_config") else []
+    return out + service_objects(jload(cl.get("istio_services")))
+
+
+def chain_istio(chain: Props, istio_proxy: bool) -> list[str]:
+    """The chain's istio.config (a VirtualService tcp/tls route, a Sidecar), and, on an Istio proxy,
+    the EnvoyFilter that filters Istio never generates show (§4)."""
+    out = [istio_object(chain["istio_config"])] if chain.get("istio_config") else []
+    foreign = chain.get("foreign_filters") or []
+    if foreign and istio_proxy:
+        out.append(f"EnvoyFilter (adds {', '.join(foreign)})")
+    return out
 
 
 @dataclass
@@ -188,10 +209,18 @@ def _apply_fault(split: Split, fault: dict[str, Any], req: Request | None) -> No
 
 
 class Walker:
-    def __init__(self, g: MeshGraph, config: str, failed: frozenset[str] = frozenset()) -> None:
+    """``details``: also name each hop's and cluster's Istio objects and settings (path, search);
+    the walks of reach, blast and check leave them out."""
+
+    def __init__(self, g: MeshGraph, config: str, failed: frozenset[str] = frozenset(), *,
+                 details: bool = False, istio_proxy: bool = True,
+                 relocate: Callable[[Props, list[Props]], list[Props]] | None = None) -> None:
         self.g = g
         self.config = config
         self.failed = failed
+        self.relocate = relocate
+        self.details = details
+        self.istio_proxy = istio_proxy
         self._pods_by_ip: dict[str, list[str]] | None = None
 
     def pods_by_ip(self) -> dict[str, list[str]]:
@@ -202,6 +231,10 @@ class Walker:
                     m.setdefault(ip, []).append(p["id"])
             self._pods_by_ip = m
         return self._pods_by_ip
+
+    def _endpoints(self, cl: Props) -> list[Props]:
+        eps = self.g.endpoints(cl["key"])
+        return self.relocate(cl, eps) if self.relocate is not None else eps
 
     # ---- §6–§8: an action's clusters → endpoints and shares
     def split(self, rel: str, src_key: str, entries: Sequence[Sequence[Any]], base: float,
@@ -219,6 +252,9 @@ class Walker:
             cl = targets.get(name)
             cs = ClusterShare(name=name, weight=w, fraction=frac, share=share, exists=cl is not None, flag=None)
             out.clusters.append(cs)
+            if self.details and cl is not None:
+                cs.istio = cluster_istio(cl)
+                cs.settings = envoy.cluster_settings(cl, self._endpoints(cl))
             if cl is None:
                 # §9 NC: a route or tcp_proxy names a cluster that is not active
                 cs.flag = "NC"
@@ -239,11 +275,14 @@ class Walker:
                 pods = self.pods_by_ip().get(ip or "", [])
                 cs.endpoints.append(EndpointShare(addr, share, name, pods[0] if pods else None, "UNKNOWN", 0, "", 1))
                 continue
-            eps = self.g.endpoints(cl["key"])
+            eps = self._endpoints(cl)
             if not eps and not cl["has_endpoints_info"]:
                 cs.endpoints_unknown = True  # the dump was taken without EDS: not a dead end
                 continue
-            shares = envoy.endpoint_shares(cl, eps, self.failed)
+            if self.failed and envoy.keeps_failed_hosts(cl):
+                shares = envoy.endpoint_shares(cl, eps, unhealthy=self.failed)
+            else:
+                shares = envoy.endpoint_shares(cl, eps, self.failed)
             if not shares:
                 # §9 UH: no usable host (empty EDS, or all unhealthy with panic disabled)
                 cs.flag = "UH"
@@ -284,7 +323,8 @@ class Walker:
             return hops, Split([], [DeadEnd("NR", 1.0, "filter_chain_not_found: no chain matches and no default chain",
                                             target["name"])])
         hops.append(Hop("filter_chain", chain["name"] or f"#{chain['index']}",
-                        "default_filter_chain" if chain["is_default"] else ""))
+                        "default_filter_chain" if chain["is_default"] else "",
+                        istio=chain_istio(chain, self.istio_proxy) if self.details else []))
         odst = (req.ip, req.port)
         if chain["terminal"] == "tcp":
             return hops, self.split("TCP_TO", chain["key"], jload(chain["tcp_clusters"]) or [], 1.0, odst)
@@ -303,14 +343,17 @@ class Walker:
         vh = envoy.select_vhost(vhosts, req.host, bool(rc["ignore_port_in_host_matching"]))
         if vh is None:
             return hops, Split([], [DeadEnd("NR", 1.0, f"no virtual host matches Host {req.host!r}", rc["name"])])
-        hops.append(Hop("virtual_host", vh["name"], f"Host {req.host}"))
+        hops.append(Hop("virtual_host", vh["name"], f"Host {req.host}",
+                        istio=[istio_object(c) for c in vh["istio_configs"] or []] if self.details else []))
         route = envoy.select_route(self.g.routes(vh["key"]), req)
         if route is None:
             return hops, Split([], [DeadEnd("NR", 1.0, f"no route in {vh['name']} matches {req.method} {req.path}",
                                             vh["name"])])
         split = self.action(route, req, odst, chain["http_filters"])
         detail = "; ".join(x for x in [route["match_text"] or "", *(describe_fault(f) for f in split.faults)] if x)
-        hops.append(Hop("route", route["name"] or f"#{route['index']}", detail))
+        hops.append(Hop("route", route["name"] or f"#{route['index']}", detail,
+                        istio=[istio_object(route["istio_config"])] if self.details and route["istio_config"] else [],
+                        settings=envoy.route_settings(route) or None if self.details else None))
         return hops, split
 
     def action(self, route: Props, req: Request | None, odst: tuple[str | None, int] | None,
@@ -360,5 +403,6 @@ class Walker:
             def targets(self, rel: str, src_key: str, config: str) -> dict[str, Props]:
                 return {cl["name"]: cl}
 
-        w = Walker(One(), self.config, self.failed)
+        w = Walker(One(), self.config, self.failed, details=self.details, istio_proxy=self.istio_proxy,
+                   relocate=self.relocate)
         return w.split("ROUTES_TO", "", [[cl["name"], 1]], base, odst)
