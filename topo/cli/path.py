@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -26,6 +26,9 @@ from topo.util import pct
 app = typer.Typer()
 
 EXIT_DEAD_END = 4
+FromZoneOpt = Annotated[str | None, typer.Option(
+    "--from-zone", help="Shares as a caller in this locality would get them (REGION/ZONE[/SUB_ZONE] or ZONE): "
+                        "priorities and locality weights are per caller.")]
 
 
 @app.command()
@@ -33,13 +36,13 @@ EXIT_DEAD_END = 4
 @with_graph
 @with_request
 def path(src: SrcArg, dst: DstArg, req: RequestOpts, graph: GraphOpts, namespace: NsOpt = None,
-         output: OutputOpt = Fmt.table) -> None:
+         from_zone: FromZoneOpt = None, output: OutputOpt = Fmt.table) -> None:
     """Where requests from SRC to DST go: the chain, the weights, each endpoint's share, the Istio object
     behind each hop and its timeouts, retries and limits. Exit 4 on a dead end."""
     from topo.queries.path import path as run
 
     with graph.open() as g:
-        res = run(g, src, dst, namespace=namespace, **req.kwargs())
+        res = run(g, src, dst, namespace=namespace, from_zone=from_zone, **req.kwargs())
     emit(res, output, lambda c: _table(c, res))
     raise typer.Exit(0 if res.ok else EXIT_DEAD_END)
 

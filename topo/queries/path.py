@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from topo.errors import TopoError
 from topo.queries.envoy import Request
+from topo.queries.locality import relocate_to, resolve_zone
 from topo.queries.resolve import SourceGroup, make_request, resolve_destination, resolve_source
 from topo.queries.walk import ClusterShare, DeadEnd, EndpointShare, Fault, Hop, Mirror, Unsupported, Walker
 from topo.stores.hops import MeshGraph
@@ -51,14 +53,28 @@ class PathResult:
 
 def path(g: MeshGraph, src: str, dst: str, *, namespace: str | None = None, port: int | None = None,
          req_path: str | None = None, headers: dict[str, str] | None = None, method: str = "GET",
-         host: str | None = None, tcp: bool = False, tls: bool = False, sni: str | None = None) -> PathResult:
+         host: str | None = None, tcp: bool = False, tls: bool = False, sni: str | None = None,
+         from_zone: str | None = None) -> PathResult:
     """``tls`` (or an ``https://`` DST, or an ``sni``) makes the client start TLS, with the SNI
-    ``sni`` or else the host it dials; ``tcp`` (or ``tcp://``) sends bytes that are not HTTP."""
+    ``sni`` or else the host it dials; ``tcp`` (or ``tcp://``) sends bytes that are not HTTP.
+    ``from_zone``: evaluate the endpoints' priorities and locality weights as a caller in that
+    locality (``REGION/ZONE[/SUB_ZONE]`` or a zone) would get them (:mod:`topo.queries.locality`)."""
     answers = []
+    target = resolve_zone(g, from_zone) if from_zone else None
     for grp in resolve_source(g, src, namespace):
         d = resolve_destination(g, dst, grp, port=port, path=req_path)
         req = make_request(d, host=host, method=method, headers=headers, tcp=tcp, tls=tls, sni=sni)
-        answers.append(answer(g, grp, req, service=d.fqdn, notes=d.notes))
+        relocation = None
+        walker_opts: dict[str, Any] = {}
+        if target is not None:
+            if not grp.locality:
+                raise TopoError(f"--from-zone needs the source's locality, and {grp.pods[0]} has none "
+                                "(its bootstrap sets no node.locality)", 2)
+            relocation, walker_opts["relocate"] = relocate_to(g, grp.locality, target)
+        a = answer(g, grp, req, service=d.fqdn, notes=d.notes, **walker_opts)
+        if relocation is not None:
+            a.notes = [*a.notes, f"as a caller in {target} (the source is in {grp.locality})", *relocation.notes]
+        answers.append(a)
     return PathResult(source=src, destination=dst, answers=answers)
 
 

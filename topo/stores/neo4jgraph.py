@@ -60,6 +60,8 @@ Q_CLUSTERS_OF_EPS = ("UNWIND $keys AS k MATCH (:Endpoint {key: k})<-[:HAS_ENDPOI
                      "RETURN DISTINCT c.key AS key")
 Q_EPS_BY_IP = f"MATCH (n:Endpoint) WHERE n.ip IN $ips RETURN {P('Endpoint')} AS n"
 Q_EPS_BY_POD = f"UNWIND $pods AS pid MATCH (n:Endpoint)-[:ON_POD]->(:Pod {{id: pid}}) RETURN {P('Endpoint')} AS n"
+Q_EPS_AT = f"MATCH (n:Endpoint) WHERE n.locality IN $localities RETURN {P('Endpoint')} AS n"
+Q_LOCALITIES = "MATCH (n:Endpoint) WHERE n.locality <> '' RETURN DISTINCT n.locality AS locality ORDER BY locality"
 Q_FIND_CLUSTERS = (f"MATCH (n:Cluster) WHERE n.name IN $names OR ($fqdn <> '' AND n.fqdn = $fqdn) "
                    f"RETURN {P('Cluster')} AS n ORDER BY n.name, n.key")
 
@@ -163,10 +165,17 @@ class CypherGraph(SetHops):
     def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]:
         return {r["key"] for r in self._rows(Q_CLUSTERS_OF_EPS, keys=sorted(endpoint_keys))}
 
-    def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = ()) -> list[Props]:
+    def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = (),
+                       localities: Iterable[str] = ()) -> list[Props]:
         out = {e["key"]: e for e in self._nodes("Endpoint", Q_EPS_BY_IP, ips=sorted(ips))}
         out.update({e["key"]: e for e in self._nodes("Endpoint", Q_EPS_BY_POD, pods=sorted(pod_ids))})
+        locs = sorted(set(localities))
+        if locs:
+            out.update({e["key"]: e for e in self._nodes("Endpoint", Q_EPS_AT, localities=locs)})
         return [out[k] for k in sorted(out)]
+
+    def endpoint_localities(self) -> list[str]:
+        return [r["locality"] for r in self._rows(Q_LOCALITIES)]
 
     def find_clusters(self, *, names: Iterable[str] = (), fqdn: str = "") -> list[Props]:
         return self._nodes("Cluster", Q_FIND_CLUSTERS, names=sorted(names), fqdn=fqdn)

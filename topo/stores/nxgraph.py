@@ -215,7 +215,11 @@ class NxGraph(SetHops):
     def clusters_of_endpoints(self, endpoint_keys: Iterable[str]) -> set[str]:
         return self._sources("Endpoint", endpoint_keys, "HAS_ENDPOINT")
 
-    def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = ()) -> list[Props]:
+    def endpoint_localities(self) -> list[str]:
+        return sorted({r.get("locality") or "" for r in self.lg.rows("Endpoint").values()} - {""})
+
+    def find_endpoints(self, *, ips: Iterable[str] = (), pod_ids: Iterable[str] = (),
+                       localities: Iterable[str] = ()) -> list[Props]:
         if self._eps_by_ip is None:
             idx: dict[str, list[str]] = {}
             for k, r in self.lg.rows("Endpoint").items():
@@ -226,6 +230,9 @@ class NxGraph(SetHops):
         for pid in set(pod_ids):
             for u, _data in self._in("Pod", pid, "ON_POD"):
                 out[u[1]] = self._props(u)
+        locs = set(localities)
+        if locs:
+            out.update({k: complete("Endpoint", r) for k, r in rows.items() if r.get("locality") in locs})
         return [out[k] for k in sorted(out)]
 
     def find_clusters(self, *, names: Iterable[str] = (), fqdn: str = "") -> list[Props]:
