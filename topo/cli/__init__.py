@@ -5,9 +5,13 @@ One module per command, named after it; ``show`` and ``export`` are groups of th
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
-from topo.cli import blast, check, collect, cypher, diff, export, ingest, path, reach, show, snapshots
+from topo.cli import blast, check, collect, cypher, diff, export, ingest, path, reach, search, show, snapshots
+
+assert_ = importlib.import_module("topo.cli.assert")  # `topo assert`: a keyword as a module name
 
 app = typer.Typer(
     name="topo",
@@ -16,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for _m in (ingest, path, reach, blast, show, collect, cypher, export, check, diff, snapshots):
+for _m in (ingest, path, reach, blast, search, show, collect, cypher, export, check, diff, assert_, snapshots):
     if _m in (show, export):
         app.add_typer(_m.app, name=_m.__name__.rsplit(".", 1)[-1])
     else:
