@@ -524,13 +524,21 @@ def _split_hostport(s: str) -> tuple[str, int | None]:
     return s, None
 
 
-def _dest_matcher(dst: str | None) -> tuple[Callable[[TrafficChange], bool], Callable[[ConfigChange], bool]]:
-    if not dst:
-        return (lambda t: True), (lambda c: True)
+def _dest_host_ok(dst: str) -> tuple[Callable[[str], bool], int | None]:
+    """DST (``name``, ``name.ns``, an FQDN, with an optional ``:port``) as a test on service hosts."""
     host, port = _split_hostport(dst.lower())
 
     def host_ok(fqdn: str) -> bool:
         return fqdn == host or fqdn.startswith(host + ".")
+
+    return host_ok, port
+
+
+def _dest_matcher(dst: str | None) -> tuple[Callable[[TrafficChange], bool], Callable[[ConfigChange], bool]]:
+    if not dst:
+        return (lambda t: True), (lambda c: True)
+    host, port = _split_hostport(dst.lower())
+    host_ok = _dest_host_ok(dst)[0]
 
     if is_ip(host):
         def t_ip(t: TrafficChange) -> bool:
