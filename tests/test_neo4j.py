@@ -9,12 +9,12 @@ from pathlib import Path
 import orjson
 import pytest
 from builders import simple_mesh_dump, two_versions_dumps
-from conftest import EXAMPLE, meshgen
+from conftest import EXAMPLE, ROOT, meshgen
 
 from topo.cli.common import to_plain
 from topo.errors import TopoError
 from topo.ingest import pipeline, sources
-from topo.queries import blast, check, mesh, path, reach, show
+from topo.queries import assertions, behavior, blast, check, mesh, path, reach, search, show
 from topo.stores import SnapshotLoader
 from topo.stores.neo4jgraph import CypherGraph
 from topo.stores.neo4jstore import Neo4jLoader, read_query
@@ -74,13 +74,35 @@ def assert_parity(nx: NxGraph, cy: CypherGraph) -> int:
                       show.endpoint_status_table):
             assert answer(table, nx, s) == answer(table, cy, s), (table.__name__, s)
             n += 1
+        assert answer(search.search, nx, s, ["all"]) == answer(search.search, cy, s, ["all"]), s
+        n += 1
     for svc in services:
         assert answer(reach.reach_to, nx, svc) == answer(reach.reach_to, cy, svc), svc
         assert answer(blast.blast, nx, svc) == answer(blast.blast, cy, svc), svc
         n += 2
+    # the locality what-ifs, for every zone and region the graph knows
+    localities = sorted(set(nx.endpoint_localities()) | {p["locality"] for p in nx.pods() if p["locality"]})
+    assert localities == sorted(set(cy.endpoint_localities()) | {p["locality"] for p in cy.pods() if p["locality"]})
+    for loc in localities:
+        region, _, rest = loc.partition("/")
+        zone = f"{region}/{rest.split('/')[0]}" if rest else ""
+        for kw in ({"zone": zone} if zone else {}), {"region": region}:
+            if kw:
+                assert answer(blast.blast, nx, **kw) == answer(blast.blast, cy, **kw), kw
+                n += 1
+        if zone:
+            for s in srcs:
+                for fqdn, port in dests[:3]:
+                    assert answer(path.path, nx, s, fqdn, port=port, from_zone=zone) == \
+                        answer(path.path, cy, s, fqdn, port=port, from_zone=zone), (s, zone)
+                    n += 1
     assert answer(check.check, nx) == answer(check.check, cy)
     assert answer(mesh.mesh_model, nx) == answer(mesh.mesh_model, cy)
-    return n + 2
+    assert answer(search.search, nx, None, ["dead"]) == answer(search.search, cy, None, ["dead"])
+    items = [{"from": s, "to": f"{fqdn}:{port}", "reaches": "100%"} for s in srcs[:3] for fqdn, port in dests[:3]]
+    items += [{"search": {"outcome": "NC,UH", "count": 0}}, {"from": srcs[0], "no-dead-ends": True}]
+    assert answer(assertions.evaluate, nx, items) == answer(assertions.evaluate, cy, items)
+    return n + 5
 
 
 def test_parity_on_the_example(neo4j_db, neo4j_uri, tmp_path):
@@ -90,6 +112,26 @@ def test_parity_on_the_example(neo4j_db, neo4j_uri, tmp_path):
     r = path.path(cy, "integration", "publictest")
     fr = {c.name.split("|")[2]: c.fraction for c in r.answers[0].clusters}
     assert fr == {"v1": 0.9, "v2": 0.1}
+
+
+@pytest.mark.parametrize("scenario", ["locality-failover", "locality-distribute", "fault-injection",
+                                      "registry-only-egress", "header-path-match"])
+def test_parity_on_conformance_scenarios(neo4j_db, neo4j_uri, tmp_path, scenario):
+    nx, cy = both(ROOT / "tests" / "conformance" / scenario / "dumps", tmp_path, neo4j_uri)
+    assert assert_parity(nx, cy) > 10
+
+
+def test_parity_of_behavior_diff(neo4j_db, neo4j_uri, tmp_path):
+    """diff --behavior from snapshot A to B, with B on each backend."""
+    from test_behavior import broken_example
+
+    a_store = SnapshotStore(tmp_path / "a")
+    pipeline.run(sources.from_path(EXAMPLE), SnapshotLoader(a_store, None))
+    nx_b, cy_b = both(broken_example(tmp_path / "broken"), tmp_path, neo4j_uri)
+    a = NxGraph(a_store.load())
+    got = answer(behavior.behavior_diff, a, nx_b)
+    assert got == answer(behavior.behavior_diff, a, cy_b)
+    assert got["changes"][0]["rank"] == "broken"
 
 
 @pytest.mark.parametrize("seed,services,pods,workloads", [(1, 6, 10, 4), (2, 10, 16, 6), (3, 14, 24, 8)])
