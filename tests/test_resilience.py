@@ -258,3 +258,41 @@ def test_absent_fields_get_envoys_defaults(graph_of):
     assert cs["circuit_breakers"] == {"max_connections": 1024, "max_pending_requests": 1024, "max_requests": 1024,
                                       "max_retries": 3}
     assert cs["outlier_detection"] is None and cs["panic_threshold"] == 50
+
+
+# ---------------------------------------------------------------- mirror and fault (read by the correctness issue)
+def test_route_settings_carry_the_mirror_and_the_fault(graph_of):
+    (m,) = path.path(graph_of(dumps("mirror")), "client-2ec7c0d68-1d169", "web").answers
+    # mirror: {host: web-shadow}, mirrorPercentage 50
+    assert hop(m, "route").settings["mirrors"] == [{"cluster": "outbound|80||web-shadow.demo.svc.cluster.local",
+                                                    "fraction": 0.5}]
+    (f,) = path.path(graph_of(dumps("fault-injection")), "client-2ec7c0d68-1d169", "web").answers
+    fault = hop(f, "route").settings["fault"]
+    # abort 30% with 503, delay 2s for 100%
+    assert fault["abort"]["percent"] == 30 and fault["abort"]["http_status"] == 503
+    assert fault["delay"] == {**fault["delay"], "duration": "2s", "percent": 100}
+
+
+def test_lint_fault_injection_on_a_route_that_retries(graph_of):
+    """fault-injection: the VirtualService sets a fault and no retries, so Istio's default retry policy (2
+    attempts) stays on the route: the retries never see the injected abort."""
+    f = kinds(graph_of(dumps("fault-injection")))["fault_with_retries"]
+    assert f.objects["route"] == "flaky" and f.istio == ["VirtualService demo/web"]
+    assert f.details == ["fault: abort 30% (503)", "fault: delay 2s 100%"]
+    assert "fault_with_retries" not in kinds(graph_of(dumps("mirror")))
+
+
+# ---------------------------------------------------------------- diagrams
+def test_diagram_tooltips_name_objects_and_edges_carry_resilience(graph_of):
+    from topo.export import dot
+
+    src = dot.path_graph(path.path(graph_of(dumps("canary-split")), "client-2ec7c0d68-1d169", "web")).source
+    route_node = next(line for line in src.splitlines() if 'label="canary' in line)
+    assert 'tooltip="VirtualService demo/web\\ntimeout none' in route_node
+    assert src.count('tooltip="DestinationRule demo/web\\nService demo/web') == 2  # both subset clusters
+    assert 'xlabel="2 retries"' in src  # Istio's default policy, on the edge into the route
+    lf = dot.path_graph(path.path(graph_of(dumps("locality-failover")), "client-2ec7c0d68-1d169", "web")).source
+    # outlier detection from the DestinationRule, under the weight of the edge to its cluster
+    assert 'label="100%\\neject 5×5xx"' in lf and 'minlen=2' in lf
+    # limits only when the dump sets finite ones (Istio's are 2^32-1): none here
+    assert "≤" not in src and "≤" not in lf

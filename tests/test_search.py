@@ -122,7 +122,7 @@ def test_every_source_with_all_sources(graph_of):
     configs = {p["config"] for p in g.pods()}
     srcs = {c.config for c in res.classes}
     assert srcs and srcs <= configs
-    assert res.source is None and res.outcomes == ["nc"]
+    assert res.source is None and res.outcomes == ["NC"]
 
 
 def test_outcome_names_are_open_ended():
@@ -181,3 +181,9 @@ def test_small_dump_classes(graph_of):
     (split,) = [c for c in search.search(graph_of(simple_mesh_dump()), "client-abc", ["ok"]).classes
                 if c.route == "split"]
     assert split.clusters == {f"outbound|8080|v1|{fq}": 0.9, f"outbound|8080|v2|{fq}": 0.1}
+
+
+def test_an_injected_abort_is_an_outcome(graph_of):
+    """fault-injection: abort 30% with 503 on route flaky: FI 30%, the rest delivered."""
+    (c,) = search.search(graph_of(CONF / "fault-injection" / "dumps"), CLIENT, ["FI"]).classes
+    assert c.route == "flaky" and abs(c.dead_ends["FI"] - 0.3) < 1e-9 and c.outcome == "partial"

@@ -33,6 +33,7 @@ registry_only           info      BlackHoleCluster / block_all catch-alls: which
 config_drift            warning   a destination some pods of a workload reach and others do not
 service_not_in_scope    info      a service other sidecars of the namespace reach that these have no cluster for
                                   (a Sidecar's egress hosts, or exportTo): their requests take the catch-all
+fault_with_retries      warning   fault injection on a route that also retries (the retries never see it)
 retry_budget            warning   per-try timeout × attempts longer than the route's timeout: the
                                   last retries never run
 retry_non_idempotent    warning   a route that POST or PATCH requests can take retries on conditions
@@ -644,6 +645,7 @@ class _Checker:
 
 
 # ---------------------------------------------------------------- resilience lints (§6, §7)
+
 def _retry_lints(r: Props, where: dict[str, str], vs: str, match: Props) -> list[Finding]:
     st = envoy.route_settings(r)
     retry = st.get("retry") if st else None
@@ -661,6 +663,18 @@ def _retry_lints(r: Props, where: dict[str, str], vs: str, match: Props) -> list
             f"{per_try * attempts:g}s, but the route times out after {st['timeout']}: at most {fit} "
             f"attempt{'s' if fit != 1 else ''} can run, the rest of the {retry['num_retries']} retries never do",
             where, [vs], [f"retry_on {','.join(retry['retry_on'])}", f"timeout {st['timeout']}"]))
+    fault = st.get("fault") or {}
+    if fault.get("abort") or fault.get("delay"):
+        what = " and ".join(k for k in ("abort", "delay") if fault.get(k))
+        out.append(Finding(
+            "fault_with_retries", "warning", "", "",
+            f"{label} injects a fault ({what}) and also retries ({retry['num_retries']} on "
+            f"{','.join(retry['retry_on']) or 'nothing'}): the fault filter answers before the router, so an "
+            "injected abort is never retried and a delay is not cut by the retry's per-try timeout; Istio does not "
+            "honour retries and timeouts together with fault injection", where, [vs],
+            [f"fault: abort {fault['abort'].get('percent', 0):g}% ({fault['abort'].get('http_status') or '?'})"]
+            * bool(fault.get("abort")) + [f"fault: delay {fault['delay'].get('duration') or '?'} "
+                                          f"{fault['delay'].get('percent', 0):g}%"] * bool(fault.get("delay"))))
     unsafe = envoy.unsafe_retry_on(retry)
     methods = envoy.matches_methods(match, envoy.NON_IDEMPOTENT)
     if unsafe and methods:

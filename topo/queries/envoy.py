@@ -619,7 +619,11 @@ def route_settings(route: Props) -> dict[str, Any]:
     t = route.get("timeout") or ""
     timeout = t or ROUTE_TIMEOUT_DEFAULT
     secs = duration_s(timeout)
-    out: dict[str, Any] = {"timeout": timeout, "timeout_s": secs or None, "timeout_default": not t, "retry": None}
+    out: dict[str, Any] = {"timeout": timeout, "timeout_s": secs or None, "timeout_default": not t, "retry": None,
+                           # mirrors and fault as ingest read them (the walk applies them: Split.mirrors, FI)
+                           "mirrors": [{"cluster": str(n), "fraction": float(f)} for n, f in jload(route.get("mirrors"))
+                                       or []],
+                           "fault": jload(route.get("fault"))}
     rp = _jmap(route.get("retry_policy"))
     if rp:
         per_try = rp.get("per_try_timeout") or ""
@@ -698,6 +702,7 @@ def cluster_settings(cluster: Props, endpoints: Sequence[Props]) -> dict[str, An
         "connect_timeout": ct or CONNECT_TIMEOUT_DEFAULT, "connect_timeout_default": not ct,
         "lb_policy": cluster.get("lb_policy") or "ROUND_ROBIN",
         "circuit_breakers": breaker_limits(cluster),
+        "circuit_breakers_default": not cluster.get("circuit_breakers"),
         "outlier_detection": od,
         "panic_threshold": 50.0 if pt is None else float(pt),
         "locality_weighted": bool(cluster.get("locality_weighted")),
