@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from topo.cli.blast import NodeOpt, RegionOpt, ZoneOpt
 from topo.cli.common import (
     DatabaseOpt,
     DstArg,
@@ -19,13 +20,14 @@ from topo.cli.common import (
     with_graph,
     with_request,
 )
+from topo.cli.path import FromZoneOpt
 
 app = typer.Typer(no_args_is_help=True,
                   help="Draw an answer with Graphviz: -o FILE, the format from its suffix (.svg, .png, .pdf, .dot).")
 
 OutOpt = Annotated[Path, typer.Option("-o", "--output", help="File to write: .svg, .png or .pdf (rendered by "
                                                              "Graphviz's dot), or .dot (needs nothing).")]
-TargetArg = Annotated[str, typer.Argument(help="Pod, endpoint IP, cluster, service or node.")]
+BlastTargetArg = Annotated[str | None, typer.Argument(help="Pod, endpoint IP, cluster, service or node.")]
 
 
 @app.command()
@@ -33,13 +35,13 @@ TargetArg = Annotated[str, typer.Argument(help="Pod, endpoint IP, cluster, servi
 @with_graph
 @with_request
 def path(src: SrcArg, dst: DstArg, req: RequestOpts, graph: GraphOpts, namespace: NsOpt = None,
-         out: OutOpt = Path("path.svg")) -> None:
+         from_zone: FromZoneOpt = None, out: OutOpt = Path("path.svg")) -> None:
     """SRC → listener → chain → route config → vhost → route → clusters (weights) → endpoints (shares) → pods."""
     from topo.export import dot, render
     from topo.queries.path import path as run
 
     with graph.open() as g:
-        res = run(g, src, dst, namespace=namespace, **req.kwargs())
+        res = run(g, src, dst, namespace=namespace, from_zone=from_zone, **req.kwargs())
     render.write(dot.path_graph(res), out)
 
 
@@ -84,13 +86,15 @@ def mesh(
 @app.command()
 @cli_errors
 @with_graph
-def blast(target: TargetArg, graph: GraphOpts, namespace: NsOpt = None, out: OutOpt = Path("blast.svg")) -> None:
-    """TARGET in red; each source with the share it loses (red) or that moves elsewhere (orange)."""
+def blast(graph: GraphOpts, target: BlastTargetArg = None, zone: ZoneOpt = None, region: RegionOpt = None,
+          node: NodeOpt = None, namespace: NsOpt = None, out: OutOpt = Path("blast.svg")) -> None:
+    """TARGET (or a zone, region, node) in red; each source with the share it loses (red) or that moves
+    elsewhere (orange), and to which priority and locality."""
     from topo.export import dot, render
     from topo.queries.blast import blast as run
 
     with graph.open() as g:
-        res = run(g, target, namespace)
+        res = run(g, target, namespace, zone=zone, region=region, node=node)
     render.write(dot.blast_graph(res), out)
 
 

@@ -22,6 +22,7 @@ from topo.export.style import fold, label, pct
 from topo.model.names import subset_of
 from topo.queries.blast import BlastResult
 from topo.queries.diff import DiffResult
+from topo.queries.envoy import UNLIMITED, cluster_settings_text, route_settings_text
 from topo.queries.mesh import MeshModel, MeshService, Split
 from topo.queries.path import PathResult
 from topo.queries.reach import FAULT, ReachEntry, ReachResult
@@ -193,6 +194,44 @@ def _sub_edge(subset: str, share: float) -> dict[str, str]:
     return {"color": style.subset_colour(subset), "penwidth": width(share)}
 
 
+def _tooltip(istio: Sequence[str], settings: str) -> dict[str, str]:
+    """A node's SVG tooltip: the Istio objects behind it, then its settings (one per line)."""
+    lines = [*istio, *settings.split(" · ")] if settings else list(istio)
+    return {"tooltip": label(*lines)} if lines else {}
+
+
+def _route_edge(st: dict[str, Any]) -> dict[str, str]:
+    """Label the edge into a route with what differs from "no timeout, no retries" (Istio sets both
+    explicitly): ``timeout 5s``, ``3 retries``; the whole policy in the edge's tooltip."""
+    marks = []
+    if st.get("timeout_s"):
+        marks.append(f"timeout {st['timeout']}")
+    r = st.get("retry")
+    if r and r["num_retries"]:
+        marks.append(f"{r['num_retries']} retr{'y' if r['num_retries'] == 1 else 'ies'}"
+                     + (f" × {r['per_try_timeout']}" if r["per_try_timeout"] else ""))
+    out = {"tooltip": label(*route_settings_text(st).split(" · "))}
+    if marks:  # an xlabel: placed beside the (vertical) edge, not across it
+        out.update(xlabel=label(" · ".join(marks)), fontcolor=style.GREY, fontsize="10")
+    return out
+
+
+def _cluster_marks(st: dict[str, Any] | None) -> list[str]:
+    """What protects a cluster, briefly, under its weight on the edge: outlier detection, finite limits."""
+    if not st:
+        return []
+    marks = []
+    od = st.get("outlier_detection")
+    if od:
+        marks.append(f"eject {od['consecutive_5xx']}×5xx")
+    cb = st["circuit_breakers"]
+    finite = sorted((cb[k], w) for k, w in (("max_connections", "conn"), ("max_pending_requests", "pending"),
+                                             ("max_requests", "req")) if cb[k] < UNLIMITED)
+    if finite and not st.get("circuit_breakers_default"):
+        marks.append(f"≤{finite[0][0]} {finite[0][1]}")  # the tightest limit; the tooltip has them all
+    return [" · ".join(marks)] if marks else []
+
+
 def _dead(reason: str, flag: str, share: float) -> str:
     return label(f"{flag} · {pct(share)}", *wrap(reason, 30))
 
@@ -229,11 +268,14 @@ def path_graph(res: PathResult) -> graphviz.Digraph:
                 lines += wrap(h.detail, 30)
             if h.kind == "handoff":
                 lines.insert(0, "hand-off")
-            cur = s.node((i, 1, j), kind, label(*lines), grp)
+            tip = _tooltip(h.istio, route_settings_text(h.settings) if h.settings else "")
+            cur = s.node((i, 1, j), kind, label(*lines), grp, **tip)
+            # the route's timeout and retries ride on the edge into it (hover: the whole policy)
+            into = _route_edge(h.settings) if h.settings else {}
             if hops:  # one column, read downwards (in LR a flat edge runs bottom to top: draw it reversed)
-                s.edge(cur, last, dir="back")
+                s.edge(cur, last, dir="back", **into)
             else:
-                s.edge(last, cur)
+                s.edge(last, cur, **into)
             hops.append(cur)
             last = cur
         s.column(hops)
@@ -241,9 +283,14 @@ def path_graph(res: PathResult) -> graphviz.Digraph:
         for c_i, c in enumerate(a.clusters):
             sub = subset_of(c.name)
             extra = {"style": "filled,dashed"} if not c.exists else {}
-            ck = s.node((i, 2, c_i), "cluster", label(*cluster_lines(c.name)), grp, subset=sub, **extra)
+            settings = cluster_settings_text(c.settings) if c.settings else ""
+            ck = s.node((i, 2, c_i), "cluster", label(*cluster_lines(c.name)), grp, subset=sub, **extra,
+                        **_tooltip(c.istio, settings))
             by_cluster[c.name] = ck
-            s.edge(last, ck, label(pct(c.fraction)), **_sub_edge(sub, c.share), fontsize="13")
+            marks = _cluster_marks(c.settings)
+            s.edge(last, ck, label(pct(c.fraction), *marks), **_sub_edge(sub, c.share), fontsize="13",
+                   **({"tooltip": label(*settings.split(" · "))} if settings else {}),
+                   **({"minlen": "2"} if marks else {}))  # room for the second line, clear of the arrowhead
             if c.endpoints_unknown:
                 uk = s.node((i, 3, c_i, 0.0, "~unknown"), "unknown", label("endpoints unknown", "(dump without EDS)",
                                                                       pct(c.share)), grp)
@@ -426,7 +473,7 @@ def mesh_graph(m: MeshModel) -> graphviz.Digraph:
 
 # ---------------------------------------------------------------- blast
 def blast_graph(res: BlastResult) -> graphviz.Digraph:
-    s = Scene(f"topo blast {res.target}")
+    s = Scene(f"topo blast {'--' + res.kind + ' ' if res.kind in ('zone', 'region', 'node') else ''}{res.target}")
     failed = list(res.failed_endpoints[:MAX_PODS])
     if len(res.failed_endpoints) > MAX_PODS:
         failed.append(f"+{len(res.failed_endpoints) - MAX_PODS} more endpoints")
@@ -442,7 +489,11 @@ def blast_graph(res: BlastResult) -> graphviz.Digraph:
             lines.append(f"loses {pct(r.lost)}" + (" (all of it)" if r.fails_outright else "")
                          + (f" {','.join(r.flags)}" if r.flags else ""))
         if r.moved > EPS:
-            lines.append(f"{pct(r.moved)} moves")
+            # where it lands, when priorities or localities tell places apart
+            where = [f"P{m.priority} {m.locality}".strip() for m in r.moved_to
+                     if len(r.moved_to) > 1 or m.priority or m.locality]
+            lines.append(f"{pct(r.moved)} moves" + (f" to {', '.join(where)}" if 0 < len(where) <= 2 else
+                                                    f" to {len(where)} priorities/localities" if where else ""))
         colour = style.RED if r.lost > EPS else style.ORANGE
         s.edge(src, rk, label(*lines), color=colour, fontcolor=colour, penwidth=width(max(r.lost, r.moved)),
                fontsize="13", decorate="true")
