@@ -38,6 +38,7 @@ docs: $(STAMP)
 	$(TOPO) ingest --from examples/istio-demo --store .topo/docs >/dev/null
 	$(TOPO) export path integration publictest --store .topo/docs -o docs/path.svg
 	$(TOPO) export mesh --store .topo/docs -o docs/mesh.svg
+	$(BIN)/python scripts/ci_doc.py docs/ci.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -107,7 +107,9 @@ def test_diff_table_reads_like_the_change(ab):
     assert ("istio-demo/integration, istio-demo/mysql, istio-demo/publictest-v1 (+1 more) → publictest.istio-demo:9000 "
             "(publictest-route):") in out
     for line in ("v1 90% → 50%", "v2 10% → 50%", "10.244.0.53:9000 30% → 25%", f"endpoint {GONE} removed (was 30%)",
-                 "route config publictest.istio-demo.svc.cluster.local:9000 changed: route publictest-route: weights "
+                 # the config change names the VirtualService behind it
+                 "route config publictest.istio-demo.svc.cluster.local:9000 (VirtualService istio-demo/publictest) "
+                 "changed: route publictest-route: weights "
                  "v1 90, v2 10 → v1 50, v2 50"):
         assert line in out
     assert out.index("Traffic changes") < out.index("Config changes")

@@ -27,7 +27,7 @@ app = typer.Typer()
 
 EXIT_DEAD_END = 4
 FromZoneOpt = Annotated[str | None, typer.Option(
-    "--from-zone", help="Shares as a caller in this locality would get them (REGION/ZONE[/SUB_ZONE] or ZONE): "
+    "--from-zone", help="Shares as a caller in this locality would get them (REGION/ZONE, REGION/ZONE/SUB_ZONE or ZONE): "
                         "priorities and locality weights are per caller.")]
 
 

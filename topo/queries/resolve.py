@@ -31,7 +31,8 @@ def _index(rows: list[Props], field_: str) -> dict[str, list[Props]]:
 
 
 def resolve_source(g: MeshGraph, src: str, namespace: str | None = None) -> list[SourceGroup]:
-    """SRC is ``ns/pod``, a pod name, a unique pod-name prefix, or a workload (WORKLOAD_NAME or app)."""
+    """SRC is ``ns/pod``, a pod name, a unique pod-name prefix, a workload (WORKLOAD_NAME or app), or
+    ``ns/workload``."""
     pods = g.pods()
     by_name = g.memo(("pods_by_name",), lambda: _index(pods, "name"))
     by_id = g.memo(("pods_by_id",), lambda: _index(pods, "id"))
@@ -39,6 +40,9 @@ def resolve_source(g: MeshGraph, src: str, namespace: str | None = None) -> list
         pods = [p for p in pods if p["namespace"] == namespace]
     if "/" in src:
         chosen = [p for p in by_id.get(src, ()) if not namespace or p["namespace"] == namespace]
+        if not chosen:  # ns/workload
+            ns, _, wl = src.partition("/")
+            chosen = [p for p in pods if p["namespace"] == ns and (p["workload"] == wl or p["app"] == wl)]
     else:
         chosen = [p for p in by_name.get(src, ()) if not namespace or p["namespace"] == namespace]
         if not chosen:

@@ -492,4 +492,5 @@ def search(g: MeshGraph, src: str | None, outcomes: Iterable[str] = ("dead",), *
         found += [c for c in cls if ends_in(c, want)]
     found.sort(key=lambda c: (c.pods[0], -sum(c.dead_ends.values()), c.request["port"], c.vhost, c.route,
                               c.request["host"], c.request["path"]))
-    return SearchResult(src, sorted(want), found, examined, sorted(set(unsampled)))
+    shown = sorted({ALIASES.get(o.strip().lower(), o.strip()) for o in outcomes if o.strip()}) or ["dead"]
+    return SearchResult(src, shown, found, examined, sorted(set(unsampled)))
