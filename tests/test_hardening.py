@@ -1002,6 +1002,12 @@ def test_hostile_names_print_as_text_on_every_command(hostile_graph, backend, re
         cur = SnapshotStore(store).current_name()
         qs += [["diff", "plain", cur, *o] for o in ([], ["-o", "json"])]
         qs += [["diff", cur, "plain", "integration", "publictest", *o] for o in ([], ["-o", "yaml"])]
+        qs += [["diff", "--behavior", "plain", cur, *o] for o in ([], ["-o", "json"])]
+        checks = Path(store).parent / "checks.yaml"
+        checks.write_text(f"- {{name: {json.dumps(hostile.hostile('A1'))}, from: integration, to: publictest, "
+                          f"reaches: 100%}}\n- {{from: integration, no-dead-ends: true}}\n"
+                          f"- {{from: {json.dumps(hostile.hostile('Z9'))}, to: publictest, reaches: 100%}}\n")
+        qs += [["assert", str(checks), *o] for o in ([], ["-o", "json"])]
         qs += [["snapshots"], ["snapshots", "-o", "json"], ["diff", "plain", hostile.hostile("Z9")]]
         where = ["--store", store]
     else:
@@ -1014,7 +1020,8 @@ def test_hostile_names_print_as_text_on_every_command(hostile_graph, backend, re
     # the names are there to be scanned: the tables print the hostile route, subset and pod
     table = runner.invoke(app, ["path", "integration", "publictest", *opts]).stdout
     assert table.count("Z1[bold]B[/bold][link=x]L[/link][/]:warning:\\x1b[2J") == 1, table
-    assert table.count("Z2[bold]") == 3 and "Z3[bold]" in table, table
+    # the subset's cluster: its three endpoint rows, and the line with its Istio objects and settings
+    assert table.count("Z2[bold]") == 4 and "Z3[bold]" in table, table
     print(f"\nhostile names ({backend}): {n + len(ingests)} commands, problems: {len(problems)}")
     assert not problems, "\n".join(problems[:20])
 

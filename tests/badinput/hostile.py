@@ -148,7 +148,10 @@ def commands(names: dict[str, str], pod: str = "integration") -> list[list[str]]
           ["show", "all", pod], ["show", "listeners", pod], ["show", "routes", pod], ["show", "clusters", pod],
           ["show", "endpoints", pod], ["show", "endpoints", pod, "--outlier"], ["show", "routes", pod, "--name", h],
           ["show", "clusters", "publictest-v2"], ["show", "all", h],
-          ["check"], ["check", "--pod", pod], ["check", "--pod", h]]
+          ["check"], ["check", "--pod", pod], ["check", "--pod", h],
+          # issue 16's questions: request classes, locality what-ifs
+          ["search", pod, "--outcome", "all"], ["search", "-A"], ["search", pod, "--outcome", "NC" + h], ["search", h],
+          ["blast", "--zone", h], ["blast", "--node", h], ["path", pod, "publictest", "--from-zone", h]]
     return [[*q, *o] for q in qs for o in ([], ["-o", "json"], ["-o", "yaml"])]
 
 

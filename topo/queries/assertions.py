@@ -170,10 +170,7 @@ def _count_spec(v: Any) -> tuple[str, int]:
 
 # ---------------------------------------------------------------- one expectation
 def _source(g: MeshGraph, text: str) -> tuple[str, str | None]:
-    """``ns/workload`` (not a pod id) → (workload, ns); anything else as topo path takes it."""
-    if "/" in text and not any(p["id"] == text for p in g.pods()):
-        ns, _, name = text.partition("/")
-        return name, ns
+    """SRC as topo path takes it (a pod, ``ns/pod``, a workload, ``ns/workload``), no namespace filter."""
     return text, None
 
 
