@@ -63,6 +63,8 @@ T_WARM_PATH_S = 0.005
 T_WARM_BLAST_S = 1.0
 T_LINEAR = 1.5  # seconds-per-byte at the largest size within 1.5x of the smallest size's
 T_FLAT = 2.0  # warm path at the largest size within 2x of the smallest size's
+T_WARM_SEARCH_S = 2.0  # issue 16: search, one source, warm, at 1,000 pods
+T_BEHAVIOR_S = 30.0  # issue 16: diff --behavior of two 1,000-pod snapshots
 
 
 def log(msg: str) -> None:
@@ -99,6 +101,8 @@ class Settings:
         self.neo4j_cap = float(os.environ.get("BENCH_NEO4J_CAP", "2400"))
         self.out = Path(os.environ.get("BENCH_OUT", str(BENCH / "RESULTS.md"))).resolve()
         self.keep_stores = os.environ.get("BENCH_KEEP_STORES", "") == "1"
+        self.behavior = os.environ.get("BENCH_BEHAVIOR", "on").strip().lower() not in ("off", "0", "no")
+        self.behavior_runs = max(1, env_int("BENCH_BEHAVIOR_RUNS", 3))
 
     def runs_for(self, pods: int) -> int:
         return self.runs if pods < 1000 else self.runs_large
@@ -973,7 +977,7 @@ def report(s: Settings, R: dict[str, Any]) -> str:
              "pytest-benchmark's rounds on the same graph object. Median per call; baseline = the same call on the "
              f"{size_label(ings[0])}-pod mesh (growth ratio).\n")
     ops = [("path", "path(g, SRC, DST, port=P)"), ("reach", "reach(g, SRC)"), ("reach_to", "reach_to(g, DST)"),
-           ("blast", "blast(g, DST)")]
+           ("blast", "blast(g, DST)"), ("search", "search(g, SRC, ['all'])")]
     rows = []
     for op, call in ops:
         wbase = W.get(f"networkx/{op}/{ings[0]['pods']}")
@@ -992,6 +996,27 @@ def report(s: Settings, R: dict[str, Any]) -> str:
     L.append("Rounds: `auto` = pytest-benchmark's calibration (≥ 5 rounds, 1 s); `pedantic n` = n rounds of one call "
              "for calls slower than 0.5 s (about 60 s per call in all); a first call still running after "
              "`BENCH_WARM_CAP` seconds is abandoned and shown as `> cap`.\n")
+
+    # ---------------------------------------------------------------- 4c diff --behavior
+    B = R.get("behavior")
+    L.append("### 4c. `topo diff --behavior` of two snapshots (a whole process)\n")
+    if not B:
+        L.append("Not run (`BENCH_BEHAVIOR=off`, or see the errors).\n")
+    else:
+        ing = R["ingest"][-1]
+        wp = W.get(f"networkx/path/{ing['pods']}")
+        wall = med([r["wall"] for r in B["runs"]])
+        L.append(f"Snapshot A: the {size_label(ing)}-pod mesh; B (`{B['key']}`): {B['mesh']['params']['variant']}. "
+                 f"`{B['cmd']}`, median of {len(B['runs'])} run(s); it opens both snapshots, finds the request classes "
+                 "of every source workload on both sides and answers them on both (answers are shared by the "
+                 "configs with the same outbound resources). Baseline: the warm `path` of this run.\n")
+        L.append(table(["pods", "classes compared", "changed (by rank)", "wall", "CPU user+sys", "peak RSS",
+                        "warm path (baseline)", "ratio", "others' CPU"], [[
+            size_label(ing), f"{B['classes']:,}",
+            f"{B['changes']} (" + ", ".join(f"{k} {v}" for k, v in sorted(B["ranks"].items())) + ")", fs(wall),
+            fs(med([r["user"] + r["sys"] for r in B["runs"]])), fmib(med([r["rss_kb"] for r in B["runs"]])),
+            wmed(wp), f"{wall / wp['median']:,.0f}×" if wp and "capped" not in wp else "",
+            others(B["runs"])]]) + "\n")
 
     # ---------------------------------------------------------------- 5 neo4j
     N = R.get("neo4j")
@@ -1125,6 +1150,16 @@ def targets(s: Settings, R: dict[str, Any]) -> list[tuple[str, str, bool | None]
             ok &= r <= T_LINEAR
     out.append((f"ingest about linear in bytes (s/byte within {T_LINEAR}× of the smallest mesh's, same detail)",
                 "; ".join(parts) or "one size only", ok if parts else None))
+    largest = ings[-1]
+    ws = W.get(f"networkx/search/{largest['pods']}")
+    if ws:
+        out.append((f"warm search, one source ≤ {T_WARM_SEARCH_S:g} s", f"{size_label(largest)}: {wmed(ws)}",
+                    ("capped" not in ws and ws["median"] <= T_WARM_SEARCH_S) or not judged(largest)))
+    B = R.get("behavior")
+    if B:
+        wall = med([r["wall"] for r in B["runs"]])
+        out.append((f"`diff --behavior` of two snapshots ≤ {T_BEHAVIOR_S:g} s", f"{size_label(largest)}: {fs(wall)}",
+                    wall <= T_BEHAVIOR_S or not judged(largest)))
     p0 = W.get(f"networkx/path/{ings[0]['pods']}")
     pz = W.get(f"networkx/path/{ings[-1]['pods']}")
     if p0 and pz and len(ings) > 1 and "capped" not in p0 and "capped" not in pz:
@@ -1237,6 +1272,14 @@ def main() -> int:
         failed("warm queries (networkx)", e)
     checkpoint()
 
+    # diff --behavior of the largest mesh and its variant (after the warm queries: it adds a snapshot)
+    if s.behavior:
+        try:
+            R["behavior"] = behavior_phase(s, R["ingest"][-1])
+        except Exception as e:
+            failed("diff --behavior", e)
+        checkpoint()
+
     if s.neo4j != "off":
         R["neo4j"] = neo4j_phase(s, R["ingest"][-1])
 
@@ -1326,6 +1369,71 @@ def cmd_gen_growth(a: argparse.Namespace) -> int:
     return 0
 
 
+VARIANT = """the same mesh after a deploy: three VirtualServices whose default route now sends 10% to a
+subset `v2` their DestinationRule lacks (NC), and one workload scaled to zero (UH for its service)"""
+
+
+def variant_mesh(services: int, pods: int, seed: int) -> Any:
+    """`random_mesh(...)` as the CLI makes it, with the changes VARIANT describes (deterministic)."""
+    from topo.meshgen.model import Destination
+    from topo.meshgen.random import random_mesh
+
+    m = random_mesh(services, pods, None, seed)
+    with_v1 = {dr.host for dr in m.destination_rules if any(s.name == "v1" for s in dr.subsets)
+               and not any(s.name == "v2" for s in dr.subsets)}
+    changed = 0
+    for vs in m.virtual_services:
+        if changed == 3:
+            break
+        if vs.hosts and vs.hosts[0] in with_v1 and vs.http:
+            last = vs.http[-1]
+            last.route = [Destination(subset="v1", weight=90), Destination(subset="v2", weight=10)]
+            changed += 1
+    gone = next(w for w in m.workloads if w.pods and w.services)
+    m.workloads = [w for w in m.workloads if w is not gone]
+    return m
+
+
+def cmd_gen_variant(a: argparse.Namespace) -> int:
+    from topo.meshgen.envoy import DETAIL_FULL, DETAIL_LEAN
+    from topo.meshgen.writer import write_bundle
+
+    write_bundle(variant_mesh(a.services, a.pods, a.seed), a.out, detail=DETAIL_LEAN if a.lean else DETAIL_FULL)
+    return 0
+
+
+def behavior_phase(s: Settings, ing: dict[str, Any]) -> dict[str, Any]:
+    """`topo diff --behavior` of the largest mesh's snapshot and its variant (VARIANT), as a whole process."""
+    pods, lean = ing["pods"], ing["lean"]
+    key = f"variant-s{pods}-p{pods}-seed{s.seed}-{'lean' if lean else 'full'}"
+    params = {"services": pods, "pods": pods, "seed": s.seed, "lean": lean, "variant": VARIANT}
+
+    def make(out: Path) -> None:
+        subprocess.run([str(PY), str(BENCH / "run.py"), "_gen-variant", "--services", str(pods), "--pods", str(pods),
+                        "--seed", str(s.seed), "--out", str(out)] + (["--lean"] if lean else []),
+                       check=True, stdout=subprocess.DEVNULL, env=clean_env())
+
+    mesh, info = cached_mesh(key, params, make)
+    store = Path(ing["store"])
+    warm_page_cache(mesh)
+    log(f"behavior: ingest the variant {key} into {store} as snapshot `variant`")
+    r = run_ok([str(TOPO), "ingest", "--from", str(mesh), "--store", str(store), "--name", "variant", "-o", "json"],
+               "variant ingest", capture=True)
+    out: dict[str, Any] = {"key": key, "mesh": info, "ingest_wall": r["wall"], "runs": []}
+    cmd = [str(TOPO), "diff", "--behavior", SNAP, "variant", "--store", str(store), "-o", "json"]
+    out["cmd"] = " ".join(cmd[1:])
+    for i in range(s.behavior_runs):
+        log(f"behavior: {out['cmd']} (run {i + 1} of {s.behavior_runs})")
+        rr = run_ok(cmd, "topo diff --behavior", capture=True)
+        doc = json.loads(rr["stdout"])
+        ranks: dict[str, int] = {}
+        for c in doc["changes"]:
+            ranks[c["rank"]] = ranks.get(c["rank"], 0) + 1
+        out["runs"].append({k: rr[k] for k in ("wall", "rss_kb", "others", "user", "sys")})
+        out["classes"], out["changes"], out["ranks"] = doc["classes"], len(doc["changes"]), ranks
+    return out
+
+
 def _rel_pairs(v: Any) -> list[tuple[str, str]]:
     if isinstance(v, dict):  # grouped by source: {src: [[dst, props], ...]}
         return [(src, x[0]) for src, xs in v.items() for x in xs]
@@ -1394,6 +1502,11 @@ if __name__ == "__main__":
         c = sub.add_parser("_counts")
         c.add_argument("store")
         sub.add_parser("_report")
+        v = sub.add_parser("_gen-variant")
+        for f in ("services", "pods", "seed"):
+            v.add_argument(f"--{f}", type=int, required=True)
+        v.add_argument("--out", type=Path, required=True)
+        v.add_argument("--lean", action="store_true")
         d = sub.add_parser("_growth-diff")
         d.add_argument("small")
         d.add_argument("big")
@@ -1413,5 +1526,7 @@ if __name__ == "__main__":
             raise SystemExit(cmd_json_baseline(a.dir, a.orjson))
         if a.cmd == "_gen-growth":
             raise SystemExit(cmd_gen_growth(a))
+        if a.cmd == "_gen-variant":
+            raise SystemExit(cmd_gen_variant(a))
         raise SystemExit(cmd_counts(a.store))
     raise SystemExit(main())

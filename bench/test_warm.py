@@ -1,4 +1,4 @@
-"""Warm, in-process query latency with pytest-benchmark: path, reach, reach --to and blast.
+"""Warm, in-process query latency with pytest-benchmark: path, reach, reach --to, blast and search.
 
 Not part of `make test` (its testpaths is tests/). `make bench` (bench/run.py) ingests the meshes,
 writes the cases file and runs::
@@ -175,3 +175,11 @@ def test_blast(benchmark: Any, holder: Holder) -> None:
     c = holder.case
     res = _bench(benchmark, holder, "blast", lambda g: blast(g, c["service"]), lambda r: len(r.rows))
     assert res.kind == "service"
+
+
+def test_search(benchmark: Any, holder: Holder) -> None:
+    from topo.queries.search import search
+
+    c = holder.case
+    res = _bench(benchmark, holder, "search", lambda g: search(g, c["src"], ["all"]), lambda r: r.examined)
+    assert res.classes
