@@ -687,7 +687,25 @@ SECRETS = {
     "basic auth header (vhost)": "dG9wbzpiYXNpY3NlY3JldA",
     "bearer token (route header match)": "topoBEARERrouteM5n6",
     "x-api-key header": "topoAPIKEYheaderR2d2",
+    # issue 17 item 4: what the scrubber missed
+    "X-Vault-Token header to add (route)": "topoVAULTtokenHdr7q",
+    "x-api-key exact matcher": "topoAPIKEYmatchK3y9",
+    "cookie exact matcher": "topoCOOKIEsessionC00k",
+    "access_token query parameter matcher": "topoQUERYtokenQ1w2",
+    "Wasm plugin configuration": "topoWASMpluginW4sm",
+    "Wasm VM environment value": "topoWASMenvE5n6",
+    "Lua source_codes": "topoLUAsourceCodes8",
+    "JWT in a route's path regex": "topoJWTregexR3g",  # the signature of a JWT whose dots the regex escapes
+    "JWT in a header prefix matcher": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwcmVmaXgifQ.topoJWTprefixP7x",
+    "private key quoted by error_state.details": "MIIEowIBAAKCAQEAtopoERRORdetailsKey4",
+    "inline_bytes quoted by error_state.details": "dG9wb0VSUk9SaW5saW5lYnl0ZXNzZWNyZXRrZXltYXRlcmlhbA==",
+    "camelCase privateKey.inlineBytes": "dG9wb0NBTUVMQ0FTRXByaXZhdGVrZXk=",
+    "camelCase privateKeyPassword.inlineString": "topoCAMELpasswordPw9",
+    "exact_match_map key (listener matcher)": "topoMAPKEYbearerM4p",
+    "password in a URI userinfo": "topoURIpasswordU5r",
 }
+# the exact matchers' values, which `topo path --header` must still match
+MATCHED = {"x-api-key": SECRETS["x-api-key exact matcher"], "cookie": f"session={SECRETS['cookie exact matcher']}"}
 
 
 def _pem(body: str) -> str:
@@ -740,6 +758,19 @@ def seeded_dump() -> dict[str, Any]:
                                         f"  local password = \"{s['lua local password']}\"\n"
                                         f"  h:headers():add(\"authorization\", \"Bearer {s['bearer token (lua inline_code)']}\")\n"
                                         f"  h:headers():add(\"x-jwt\", \"{s['JWT (lua inline_code)']}\")\nend\n")}},
+                                {"name": "envoy.filters.http.wasm", "typed_config": {
+                                    "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                                    "config": {"name": "auth-plugin", "configuration": {
+                                        "@type": "type.googleapis.com/google.protobuf.StringValue",
+                                        "value": json.dumps({"header": "x-auth", "apiKey": s["Wasm plugin configuration"]})},
+                                        "vm_config": {"runtime": "envoy.wasm.runtime.v8", "environment_variables": {
+                                            "key_values": {"UPSTREAM": s["Wasm VM environment value"]}},
+                                            "code": {"remote": {"http_uri": {
+                                                "uri": f"https://oci:{s['password in a URI userinfo']}@registry.example/p.wasm",
+                                                "cluster": "outbound|443||registry", "timeout": "5s"}}}}}}},
+                                {"name": "envoy.filters.http.lua", "typed_config": {
+                                    "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                                    "source_codes": {"auth.lua": {"inline_string": f"local k = '{s['Lua source_codes']}'"}}}},
                                 {"name": "envoy.filters.http.router", "typed_config": {
                                     "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]
                         if "TcpProxy" in tc.get("@type", ""):
@@ -754,9 +785,53 @@ def seeded_dump() -> dict[str, Any]:
                         {"header": {"key": "Authorization", "value": f"Basic {s['basic auth header (vhost)']}"}},
                         {"header": {"key": "x-api-key", "value": s["x-api-key header"]}}]
                     first = vh["routes"][0]
-                    vh["routes"].insert(0, {"name": "admins", "match": {"prefix": "/", "headers": [
-                        {"name": "authorization", "string_match": {"exact": f"Bearer {s['bearer token (route header match)']}"}}]},
-                        "route": first.get("route", {"cluster": "PassthroughCluster"})})
+                    to = first.get("route", {"cluster": "PassthroughCluster"})
+                    vh["routes"][:0] = [
+                        {"name": "admins", "match": {"prefix": "/", "headers": [
+                            {"name": "authorization", "string_match": {"exact": f"Bearer {s['bearer token (route header match)']}"}}]},
+                         "route": to},
+                        {"name": "api-key", "match": {"prefix": "/", "headers": [
+                            {"name": "x-api-key", "exact_match": MATCHED["x-api-key"]}]}, "route": to,
+                         "response_headers_to_add": [{"header": {"key": "X-Vault-Token",
+                                                                 "value": s["X-Vault-Token header to add (route)"]}}]},
+                        {"name": "cookie", "match": {"prefix": "/", "headers": [
+                            {"name": "cookie", "string_match": {"exact": MATCHED["cookie"]}}]}, "route": to},
+                        {"name": "query-token", "match": {"prefix": "/q", "query_parameters": [
+                            {"name": "access_token", "string_match": {"exact": s["access_token query parameter matcher"]}}]},
+                         "route": to},
+                        {"name": "jwt-regex", "match": {"safe_regex": {
+                            "regex": "/cb/eyJhbGciOiJSUzI1NiJ9\\.eyJzdWIiOiJyZWdleCJ9\\." + s["JWT in a route's path regex"]
+                                     + "/.*"}}, "route": to},
+                        {"name": "jwt-prefix", "match": {"prefix": "/", "headers": [
+                            {"name": "x-forwarded-for-user", "string_match": {
+                                "prefix": s["JWT in a header prefix matcher"]}}]}, "route": to}]
+    # a push Envoy rejected, its reason quoting the key; a chain matcher keyed by a credential;
+    # camelCase fields inside a snake_case dump
+    for c in doc["configs"]:
+        if c["@type"].endswith("ListenersConfigDump"):
+            item = c["dynamic_listeners"][0]
+            item["error_state"] = {"details": (
+                "Proto constraint validation failed (CommonTlsContextValidationError.TlsCertificates): "
+                f"private_key {{ inline_string: \"-----BEGIN RSA PRIVATE KEY-----\\n{s['private key quoted by error_state.details']}"
+                f"\\n-----END RSA PRIVATE KEY-----\\n\" }} password {{ inline_bytes: "
+                f"\"{s['inline_bytes quoted by error_state.details']}\" }}"),
+                "failed_configuration": {"name": item["name"]}}
+            lst = item["active_state"]["listener"]
+            lst["filter_chain_matcher"] = {"matcher_tree": {
+                "input": {"name": "auth", "typed_config": {
+                    "@type": "type.googleapis.com/envoy.type.matcher.v3.HttpRequestHeaderMatchInput",
+                    "header_name": "authorization"}},
+                "exact_match_map": {"map": {f"Bearer {s['exact_match_map key (listener matcher)']}": {
+                    "action": {"name": "chain", "typed_config": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                                                                 "value": "admin-chain"}}}}}}}
+        elif c["@type"].endswith("ClustersConfigDump"):
+            for item in c["dynamic_active_clusters"]:
+                if item["cluster"]["name"].startswith("outbound|9000|v2|"):
+                    item["cluster"]["transport_socket"] = {"name": "tls", "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                        "commonTlsContext": {"tlsCertificates": [{
+                            "privateKey": {"inlineBytes": s["camelCase privateKey.inlineBytes"]},
+                            "privateKeyPassword": {"inlineString": s["camelCase privateKeyPassword.inlineString"]}}]}}}
     return doc
 
 
@@ -770,7 +845,8 @@ def _outputs(backend: list[str], tmp: Path) -> list[tuple[str, str]]:
     qs = [["path", "integration", "publictest"], ["path", "integration", "publictest", "--header",
                                                   f"authorization=Bearer {SECRETS['bearer token (route header match)']}"],
           ["path", "integration", "mysql:3306"], ["reach", "integration"], ["reach", "--to", "publictest"],
-          ["blast", "publictest"]]
+          ["blast", "publictest"], ["check"], ["path", "integration", "publictest", "--header",
+                                               f"x-api-key={MATCHED['x-api-key']}"]]
     qs += [["show", s, "integration"] for s in ("all", "listeners", "routes", "clusters", "endpoints")]
     qs += [[*q, "-o", f] for q in list(qs) for f in ("json", "yaml")]
     out = []
@@ -780,6 +856,7 @@ def _outputs(backend: list[str], tmp: Path) -> list[tuple[str, str]]:
         assert r.exception is None or isinstance(r.exception, SystemExit), (q, r.exception)
         # the route-header question carries the token in its own request: leave its echo out
         text = r.stdout.replace(f"Bearer {SECRETS['bearer token (route header match)']}", "(the request)")
+        text = text.replace(MATCHED["x-api-key"], "(the request)")
         out.append((" ".join(q), text + r.stderr))
     try:
         from topo.cli import export  # noqa: F401 (the export owner's command, when present)
@@ -841,6 +918,115 @@ def test_secrets_never_stored_in_neo4j_nor_shown(neo4j_db, neo4j_uri, tmp_path):
         found += _found(text, where)
     print(f"\nsecrets (neo4j): {n} string properties and {len(outputs)} outputs scanned, secrets found: {len(found)}")
     assert found == [], "\n".join(found)
+
+
+def test_exact_matchers_on_sensitive_headers_still_match_by_hash(graph_of):
+    """An exact matcher on a sensitive header keeps a salted hash, not the value: `--header`
+    with the right value takes that route, a wrong one does not, on both backends (item 4)."""
+    from topo.model import secrets
+
+    g = graph_of(seeded_dump())
+    token = f"Bearer {SECRETS['bearer token (route header match)']}"
+
+    def route(headers: dict[str, str], p: str = "/") -> str:
+        got = pathq.path(g, "integration", "publictest", headers=headers, req_path=p)
+        return next(h.name for h in got.answers[0].hops if h.kind == "route")
+
+    assert route({}) == "publictest-route"
+    assert route({"authorization": token}) == "admins"
+    assert route({"authorization": token + "x"}) != "admins"
+    assert route({"authorization": token.upper()}) != "admins"  # exact is case-sensitive
+    assert route({"x-api-key": MATCHED["x-api-key"]}) == "api-key"
+    assert route({"x-api-key": "guess"}) != "api-key"
+    assert route({"cookie": MATCHED["cookie"]}) == "cookie"
+    assert route({}, f"/q?access_token={SECRETS['access_token query parameter matcher']}") == "query-token"
+    assert route({}, "/q?access_token=guess") != "query-token"
+    # what is stored in the route's place: <redacted> and a hash
+    pod = next(p for p in g.pods() if p["name"].startswith("integration"))
+    stored = {r["name"]: r["match"] for rc in g.route_configs(pod["config"]) for vh in g.vhosts(rc["key"])
+              for r in g.routes(vh["key"])}
+    for name in ("admins", "api-key", "cookie", "query-token"):
+        assert secrets.HIDDEN in stored[name] and "pbkdf2-sha256$" in stored[name], stored[name]
+    assert not _found("".join(stored.values()), "routes")
+
+
+KUBE_SECRETS = {
+    "env value": "topoENVvalueDbPass1",
+    "env value (init container)": "topoENVinitValue2",
+    "last-applied annotation": "topoLASTappliedEnv3",
+    "bearer token in an annotation": "topoANNOTATIONbearer4",
+    "password in container args": "topoARGSpassword5",
+}
+
+
+def test_a_file_that_is_not_json_is_named_without_quoting_it(tmp_path):
+    """A link to a credentials file among the dumps: one line naming the file, not its content
+    (item 4; it printed the first 60 characters)."""
+    creds = tmp_path / "credentials"
+    creds.write_text("aws_secret_access_key = topoCREDSfileLine1\n")
+    table = tmp_path / "table.txt"
+    table.write_text("NAME      DOMAINS     MATCH     topoTABLEsecret2\n")
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(GOOD, d)
+    (d / "creds.json").symlink_to(creds)
+    (d / "table.json").symlink_to(table)
+    (d / "token.json").write_text("token=topoPLAINsecret3")
+    r = topo("ingest", "--from", d, "--store", tmp_path / "s")
+    no_traceback(r)
+    assert r.returncode == pipeline.EXIT_PARTIAL, r.stderr
+    for name in ("creds.json", "table.json", "token.json"):
+        assert len([ln for ln in r.stderr.splitlines() if f"/{name}: " in ln]) == 1, r.stderr
+    for marker in ("topoCREDSfileLine1", "aws_secret", "topoTABLEsecret2", "topoPLAINsecret3", "token="):
+        assert marker not in r.stdout + r.stderr, r.stderr
+
+
+def test_collect_writes_no_secret_and_reads_back_the_same(tmp_path, monkeypatch):
+    """`topo collect` writes pods.json without environment values, credentials in annotations or
+    arguments, and dumps scrubbed as an ingest stores them; the bundle reads back to the same
+    answers, hashed header matchers included (item 4)."""
+    import test_live
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(EXAMPLE, bundle)
+    (bundle / GOOD.name).write_bytes(orjson.dumps(seeded_dump()))
+    pods = orjson.loads((bundle / "pods.json").read_bytes())
+    k = KUBE_SECRETS
+    for item in pods["items"]:
+        spec = item["spec"]
+        spec["containers"][0]["env"] = [{"name": "DB_URL", "value": k["env value"]},
+                                        {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}}]
+        spec["containers"][0]["args"] = ["--verbose", f"--password={k['password in container args']}"]
+        spec.setdefault("initContainers", []).append({"name": "init", "image": "x",
+                                                      "env": [{"name": "X", "value": k["env value (init container)"]}]})
+        item["metadata"].setdefault("annotations", {}).update({
+            "kubectl.kubernetes.io/last-applied-configuration": json.dumps({"env": k["last-applied annotation"]}),
+            "example.com/auth": f"Bearer {k['bearer token in an annotation']}"})
+    (bundle / "pods.json").write_bytes(orjson.dumps(pods))
+    fake = test_live.Fake(monkeypatch, tmp_path, bundle)
+    runner = CliRunner()
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["collect", "-n", "istio-demo", "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    found: list[str] = []
+    for p in sorted(out.rglob("*")):
+        text = p.read_text()
+        found += _found(text, p.name)
+        found += [f"{what} in {p.name}" for what, v in KUBE_SECRETS.items() if v in text]
+    found += _found(r.stdout + r.stderr, "collect's output")
+    assert found == [], "\n".join(found)
+    written = orjson.loads((out / "pods.json").read_bytes())["items"][0]["spec"]["containers"][0]
+    assert written["env"][1]["valueFrom"] == {"secretKeyRef": {"name": "db", "key": "p"}}  # a reference stays
+    assert written["args"][0] == "--verbose"
+    for src in (["--from", str(out)], ["-n", "istio-demo"]):
+        store = tmp_path / src[0].strip("-")
+        assert runner.invoke(app, ["ingest", *src, "--store", str(store)]).exit_code == 0
+    ans = [runner.invoke(app, ["path", "integration", "publictest", "--header", f"x-api-key={MATCHED['x-api-key']}",
+                               "--store", str(tmp_path / s), "-o", "json"]).stdout for s in ("from", "n")]
+    # (the same answer; only the content keys of the resources that held a secret differ)
+    ans = [re.sub(r'"config": "[0-9a-f]+"', "", a) for a in ans]
+    assert ans[0] == ans[1] and '"api-key"' in ans[0]
+    assert fake.execs()
 
 
 # ============================================================================ 4. injection
@@ -1083,3 +1269,100 @@ def test_diagrams_of_hostile_names_render_and_the_svg_parses(tmp_path):
                 shown = "".join(root.itertext())
                 assert "Z" not in shown or "\\x1b[2J" in shown, q
     print(f"\nhostile diagrams: {n} written, every SVG parses")
+
+
+# ============================================================================ 6. numbers and URLs
+
+
+def _huge_weights_dump() -> dict[str, Any]:
+    """One route whose two entries name one cluster with 2^62 each (summed: 2^63, past int64),
+    one at 2^31 + 2^31 (past Envoy's uint32 sum), a TCP split summing past 2^63, and a route
+    config that stays valid beside them."""
+    from builders import TCP, listener
+
+    doc = simple_mesh_dump()
+    fq = "svc.default.svc.cluster.local"
+    c1, c2 = f"outbound|8080|v1|{fq}", f"outbound|8080|v2|{fq}"
+    for c in doc["configs"]:
+        if c["@type"].endswith("RoutesConfigDump"):
+            vh = c["dynamic_route_configs"][0]["route_config"]["virtual_hosts"][0]
+            vh["routes"][:0] = [
+                {"name": "int64", "match": {"prefix": "/a"}, "route": {"weighted_clusters": {"clusters": [
+                    {"name": c1, "weight": 2**62}, {"name": c1, "weight": 2**62}]}}},
+                {"name": "uint32", "match": {"prefix": "/b"}, "route": {"weighted_clusters": {"clusters": [
+                    {"name": c1, "weight": 2**31}, {"name": c2, "weight": 2**31}]}}}]
+        if c["@type"].endswith("ListenersConfigDump"):
+            c["dynamic_listeners"].append({"name": "10.96.0.11_3306", "active_state": {"listener": listener(
+                "10.96.0.11_3306", "10.96.0.11", 3306, [{"filters": [{"name": "envoy.filters.network.tcp_proxy",
+                                                                        "typed_config": {"@type": TCP, "stat_prefix": "x",
+                    "weighted_clusters": {"clusters": [{"name": c1, "weight": 2**62 + 1},
+                                                       {"name": c2, "weight": 2**62 + 1}]}}}]}])}})
+    return doc
+
+
+def test_weights_past_what_envoy_allows_are_refused_with_a_note(graph_of, backend, tmp_path, request):
+    """Weights that sum past 2^63 crashed the snapshot encoder and the Neo4j loader (item 5):
+    Envoy refuses weighted clusters whose sum passes 4294967295, so topo keeps such a route as
+    never matching and such a TCP split as going nowhere, each with a note; the rest answers."""
+    doc = _huge_weights_dump()
+    g = graph_of(doc)  # stores on the backend under test
+    ok = pathq.path(g, "client-abc", "svc", port=8080)
+    assert sorted((c.name.split("|")[2], c.weight) for c in ok.answers[0].clusters) == [("v1", 90), ("v2", 10)]
+    for p in ("/a", "/b"):  # the refused routes never match: the split route answers
+        got = pathq.path(g, "client-abc", "svc", port=8080, req_path=p)
+        assert next(h.name for h in got.answers[0].hops if h.kind == "route") == "split", p
+    tcp = pathq.path(g, "client-abc", "10.96.0.11:3306", tcp=True)
+    assert not tcp.answers[0].clusters
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "huge.json").write_bytes(orjson.dumps(doc))
+    import conftest
+
+    opts = ["--store", str(tmp_path / "s")] if backend == "networkx" else ["--neo4j", conftest.NEO4J_URI]
+    if backend == "neo4j":
+        request.getfixturevalue("neo4j_graphs").loaded = None  # the ingest below replaces the server's graph
+    r = CliRunner().invoke(app, ["ingest", "--from", str(d), *opts, "-o", "json"])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code == 0, r.stderr
+    notes = json.loads(r.stdout)["notes"]
+    assert sum("past Envoy's limit of 4294967295" in n for n in notes) == 3, notes
+
+
+@pytest.mark.parametrize("dst", ["http://[::1", "http://host:abc/", "http://host:99999999/", "http://host:0/",
+                                 "publictest:99999", "publictest:0", "[::1", "[::1]:x", "http://:80/"])
+def test_bad_urls_and_ports_are_one_line(dst):
+    """A URL or address that does not parse, or a port outside 1-65535: one line, exit 2 (item 6)."""
+    r = CliRunner().invoke(app, ["path", "integration", dst, "--store", str(EXAMPLE_STORE())])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code == 2, (dst, r.stdout, r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("topo: "), r.stderr
+
+
+@pytest.mark.parametrize("args", [["path", "integration", "publictest", "--port", "-1"],
+                                  ["path", "integration", "publictest", "--port", "65536"],
+                                  ["path", "integration", "publictest", "--port", "0"],
+                                  ["export", "path", "integration", "publictest", "--port", "70000", "-o", "x.dot"],
+                                  ["show", "listeners", "integration", "--port", "-1"],
+                                  ["show", "clusters", "integration", "--port", "65536"]])
+def test_ports_outside_the_range_are_refused_everywhere(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, [*args, "--store", str(EXAMPLE_STORE())])
+    assert r.exit_code == 2, (args, r.stdout)
+    assert not (tmp_path / "x.dot").exists()
+    # and the library refuses it too
+    with pytest.raises(Exception, match="not a port number"):
+        pathq.path(open_graph(store=EXAMPLE_STORE()), "integration", "publictest", port=-1)
+
+
+_EXAMPLE_STORE: list[Path] = []
+
+
+def EXAMPLE_STORE() -> Path:  # noqa: N802
+    """The example ingested once into a store of its own."""
+    if not _EXAMPLE_STORE:
+        import tempfile
+
+        from conftest import ingest
+
+        _EXAMPLE_STORE.append(ingest(EXAMPLE, Path(tempfile.mkdtemp(prefix="topo-example-")) / "store"))
+    return _EXAMPLE_STORE[0]

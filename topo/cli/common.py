@@ -140,7 +140,7 @@ def with_request(fn: F) -> F:
     """The command takes ``req: RequestOpts``, given as --port, --path, --header, --method, --host, --tcp,
     --tls, --sni."""
     return _bundle(fn, "req", [
-        _opt("port", Annotated[int | None, typer.Option("--port", help="Destination port.")], None),
+        _opt("port", Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Destination port.")], None),
         _opt("req_path", Annotated[str | None, typer.Option("--path", help="Request path (default: /).")], None),
         _opt("header", Annotated[list[str] | None, typer.Option(
             "--header", help="Request header K=V (repeatable).")], None),

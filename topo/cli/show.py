@@ -16,7 +16,7 @@ app = typer.Typer(help="istioctl proxy-config's tables (listener, route, cluster
 
 PodArg = Annotated[str, typer.Argument(help="Pod (name, name.namespace, ns/name, unique prefix or workload).")]
 NsOpt = Annotated[str | None, typer.Option("-n", "--namespace", help="Namespace of POD.")]
-PortOpt = Annotated[int, typer.Option("--port", help="Filter by port.")]
+PortOpt = Annotated[int, typer.Option("--port", min=0, max=65535, help="Filter by port (0: any).")]
 AddressOpt = Annotated[str, typer.Option("--address", help="Filter by address.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose/--no-verbose", help="Output more information.")]
 TypeOpt = Annotated[str, typer.Option("--type", help="Filter listeners by type (HTTP, TCP, HTTP+TCP).")]

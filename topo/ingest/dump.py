@@ -174,10 +174,12 @@ def parse_json(data: bytes) -> Any:
             raise DumpError("not UTF-8 text, so not a JSON config dump") from None
         text = data.lstrip()[:1]
         if text not in (b"{", b"["):
+            # Said without quoting the file: it may be anything (a link to a credentials file).
             first = data.strip().splitlines()[0][:60].decode("utf-8", "replace")
             if re.match(r"^[A-Z][A-Z ]+\s{2,}[A-Z]", first):
-                raise DumpError(f"a text table (istioctl output?) starting {first!r}, not JSON") from None
-            raise DumpError(f"not JSON: starts with {first!r}") from None
+                raise DumpError("a text table (istioctl output?), not JSON") from None
+            kind = "a letter" if first[:1].isalpha() else "a digit" if first[:1].isdigit() else repr(first[:1])
+            raise DumpError(f"not JSON: starts with {kind}, not {{ or [") from None
         raise DumpError(f"invalid or truncated JSON ({e.msg} at byte {e.pos})") from None
 
 

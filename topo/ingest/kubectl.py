@@ -58,6 +58,7 @@ import orjson
 
 from topo.errors import TopoError
 from topo.ingest.sources import CLUSTERS_SUFFIX, MAX_FILE, PODS, SERVICES, Bundle, RawDump
+from topo.ingest.transform import REDACTED, scrub, scrub_message, scrub_text
 from topo.util import atomic_write
 
 KUBECTL = "kubectl"
@@ -163,6 +164,7 @@ def kubectl_message(stderr: bytes, limit: int = 300) -> str:
     if pick is None:
         plain = [ln for ln in lines if not _KLOG.match(ln)]
         pick = (plain or lines or ["(no message)"])[-1]
+    pick = scrub_message(pick)
     return pick if len(pick) <= limit else pick[: limit - 1] + "…"
 
 
@@ -281,7 +283,7 @@ def check_dump(data: bytes, *, parse: bool = False) -> str | None:
         return "empty output"
     if not body.startswith(b"{"):
         first = body.splitlines()[0][:60].decode("utf-8", "replace")
-        return f"not JSON output: starts with {first!r}"
+        return f"not JSON output: starts with {scrub_text(first)!r}"
     if not body.endswith(b"}"):
         return f"truncated output ({len(data)} bytes, the JSON object is not closed)"
     if parse:
@@ -426,6 +428,54 @@ class CollectResult:
         return EXIT_PARTIAL if self.refused else EXIT_OK
 
 
+# ---------------------------------------------------------------------------- what collect writes
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # the whole object again, env values too
+
+
+def _scrub_object(item: dict[str, Any]) -> None:
+    """A pod or service as `topo collect` writes it: every container's environment values and
+    the last-applied annotation redacted, other annotations and container arguments scrubbed as
+    free text (secret-named assignments, tokens, key material), then the general scrub."""
+    meta = item.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+        meta["annotations"] = {k: REDACTED if k == LAST_APPLIED else scrub_message(v) if isinstance(v, str) else v
+                               for k, v in meta["annotations"].items()}
+    spec = item.get("spec")
+    if not isinstance(spec, dict):
+        return
+    for group in ("containers", "initContainers", "ephemeralContainers"):
+        for c in spec.get(group) or []:
+            if not isinstance(c, dict):
+                continue
+            for e in c.get("env") or []:
+                if isinstance(e, dict) and "value" in e:
+                    e["value"] = REDACTED
+            for k in ("args", "command"):
+                if isinstance(c.get(k), list):
+                    c[k] = [scrub_message(a) if isinstance(a, str) else a for a in c[k]]
+
+
+def scrubbed_list(data: bytes) -> bytes:
+    """kubectl's ``get pods|svc -o json`` output without environment values, credentials in
+    annotations and arguments, or anything else :func:`~topo.ingest.transform.scrub` removes."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data  # (select_pods has read it already; not reached)
+    if isinstance(doc, dict):
+        for item in doc.get("items") or []:
+            if isinstance(item, dict):
+                _scrub_object(item)
+    return orjson.dumps(scrub(doc), option=orjson.OPT_INDENT_2)
+
+
+def scrubbed_dump(data: bytes) -> bytes:
+    """A config dump without the credentials :func:`~topo.ingest.transform.scrub` removes (private
+    keys, tokens, sensitive header values: exact matchers keep a hash, so the dump reads back to
+    the same answers)."""
+    return orjson.dumps(scrub(orjson.loads(data)))
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, data, durable=False)
@@ -443,8 +493,10 @@ def collect(t: Target, out: Path, *, concurrency: int = DEFAULT_CONCURRENCY, tim
             progress: Progress | None = None, on_plan: Callable[[Plan], None] | None = None) -> CollectResult:
     """Write what a live ingest reads as a directory ``topo ingest --from`` reads back.
 
-    ``pods.json`` and ``services.json`` are kubectl's output byte for byte; each dump is the
-    exec's stdout without a leading status line, checked to be whole JSON.
+    ``pods.json`` and ``services.json`` are kubectl's output, each dump the exec's stdout without
+    a leading status line, checked to be whole JSON; all three scrubbed of secrets as an ingest
+    stores them (:func:`scrubbed_list`, :func:`scrubbed_dump`), so a bundle can go into a bug
+    report.
     """
     check_out_dir(out)
     p = plan(t, timeout=timeout)
@@ -455,9 +507,9 @@ def collect(t: Target, out: Path, *, concurrency: int = DEFAULT_CONCURRENCY, tim
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TopoError(f"--out {out}: cannot create: {e.strerror}") from None
-    _write_atomic(out / PODS, p.pods_json)
+    _write_atomic(out / PODS, scrubbed_list(p.pods_json))
     if p.services_json is not None:
-        _write_atomic(out / SERVICES, p.services_json)
+        _write_atomic(out / SERVICES, scrubbed_list(p.services_json))
         res.services = True
     for f in fetch_all(p.kubectl, t, p.pods, concurrency=concurrency, timeout=timeout, parse=True,
                        progress=progress):
@@ -465,6 +517,7 @@ def collect(t: Target, out: Path, *, concurrency: int = DEFAULT_CONCURRENCY, tim
             res.refused.append((f.pod.source, f.reason))
             continue
         rel = dump_relpath(f.pod, t.all_namespaces)
-        _write_atomic(out / rel, f.data)
-        res.written.append((f.pod.source, rel, len(f.data)))
+        data = scrubbed_dump(f.data)
+        _write_atomic(out / rel, data)
+        res.written.append((f.pod.source, rel, len(data)))
     return res

@@ -25,6 +25,7 @@ from topo.ingest.dump import (
     parse_json,
     to_snake,
 )
+from topo.model import secrets
 from topo.model.names import istio_config, parse_cluster_name, proxy_workload, resource_part, runs
 from topo.model.rows import Rows, content_key, jdump
 from topo.model.schema import SCHEMA
@@ -166,6 +167,17 @@ def _strs(v: Any) -> list[str]:
     return out
 
 
+UINT32_MAX = 2**32 - 1
+
+
+def _weights_refused(entries: list[list[Any]]) -> str:
+    """Why Envoy refuses these weighted clusters, or "": a weight is a uint32 and their sum
+    may not pass 4294967295 either (RouteEntryImplBase's "sum of weights … exceeds"), so no
+    stored weight or sum goes past what every store holds."""
+    total = sum(w for _n, w in entries)
+    return f"its weights sum to {total}, past Envoy's limit of {UINT32_MAX}" if total > UINT32_MAX else ""
+
+
 def _summed(entries: list[list[Any]]) -> dict[str, int]:
     """Weights by cluster name: two weighted entries naming one cluster add up (Envoy walks both intervals)."""
     out: dict[str, int] = {}
@@ -237,67 +249,148 @@ _SECRET_KEYS = frozenset({
     "client_secret", "token", "inline_bytes", "secret", "api_key", "access_token",
     # code (Lua, ...) is not read by topo and often carries credentials in its literals
     "inline_code", "source_code", "default_source_code", "source_codes",
+    # a Wasm plugin's configuration (opaque to topo, a credential's usual home) and its VM's
+    # environment variables
+    "configuration", "key_values",
 })
 # a scalar or a DataSource under a key with one of these words in its name is a credential
 # (redis' downstream_auth_password, auth_token, client_secret_value, ...)
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "private_key", "api_key", "apikey", "credential")
-# header values that are credentials: {key|name: NAME, value: ...} (headers to add, gRPC
-# initial metadata); a header *matcher* keeps its patterns (tokens in them go by _TOKEN)
+# header (and query parameter) names whose values are credentials: in headers to add, gRPC
+# initial metadata, env-like {name, value} pairs, and the exact matchers of routes (hashed)
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
                              "api-key", "apikey", "x-auth-token", "x-access-token", "private-token"})
-# credentials inside any string: HTTP auth schemes, and JWTs
-_TOKEN = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-REDACTED = "[redacted by topo]"
+_SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "password", "passwd", "cookie", "session",
+                        "credential", "jwt", "signature")
+_MATCHER_KEYS = frozenset({"string_match", "exact_match", "prefix_match", "suffix_match", "contains_match",
+                           "safe_regex_match", "present_match", "range_match", "invert_match"})
+# credentials inside any string: HTTP auth schemes, JWTs (their dots maybe escaped in a regex),
+# private key blocks, passwords in a URI's userinfo
+_TOKEN = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}"
+                    r"|\beyJ[A-Za-z0-9_-]{4,}\\?\.[A-Za-z0-9_-]{4,}\\?\.[A-Za-z0-9_-]*")
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
+# free text (error_state.details) may quote a rejected resource: secret-named fields' values,
+# and long base64 runs (key material without its PEM armour)
+_ASSIGNED = re.compile(r"(?i)((?:private_?key|password|passwd|secret|token|api_?key|credential|inline_?bytes)\w*\"?"
+                       r"\s*[:=]\s*\{?\s*(?:\"?inline_?(?:string|bytes)\"?\s*[:=]\s*)?)(\\?\"(?:[^\"\\]|\\.)*\"|[^\s,}]+)")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
+REDACTED = secrets.REDACTED
 
 
 def _token_sub(m: re.Match[str]) -> str:
     return f"{m[1]}{m[2]}{REDACTED}" if m[1] else REDACTED
 
 
-_KEY_KIND: dict[str, int] = {}  # 0 plain, 1 a secret key, 2 a key with a secret word in it
+def scrub_text(s: str) -> str:
+    """A string without the credentials it may carry: private key blocks, bearer/basic tokens,
+    JWTs, passwords in URIs. Plain strings come back as they are (the same object)."""
+    lo = s.lower()
+    if "private key" in lo:
+        s = _PEM.sub(REDACTED, s)
+    if "bearer" in lo or "basic" in lo or "eyj" in lo:
+        s = _TOKEN.sub(_token_sub, s)
+    if "@" in s and "://" in s:
+        s = _USERINFO.sub(lambda m: f"{m[1]}:{REDACTED}@", s)
+    return s
 
 
-def _key_kind(k: str) -> int:
+def scrub_message(s: str) -> str:
+    """Free text that may quote a rejected resource (Envoy's ``error_state.details``):
+    :func:`scrub_text`, then secret-named fields' values and long base64 runs."""
+    s = scrub_text(s)
+    s = _ASSIGNED.sub(lambda m: m[1] + REDACTED, s)
+    return _BASE64.sub(REDACTED, s)
+
+
+# key → (snake_case, 0 plain | 1 a secret key | 2 a key with a secret word, the key scrubbed)
+_KEY_KIND: dict[str, tuple[str, int, str]] = {}
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def _key_kind(k: str) -> tuple[str, int, str]:
+    """A key in snake_case (a camelCase ``privateKey`` inside a snake_case dump is the same
+    field), what it holds, and the key itself scrubbed (a map's keys may be credentials)."""
     got = _KEY_KIND.get(k)
     if got is None:
-        lk = k.lower()
-        got = 1 if k in _SECRET_KEYS else 2 if any(w in lk for w in _SECRET_WORDS) else 0
+        nk = _CAMEL.sub(r"_\1", k).lower() if _has_upper(k) else k.lower()
+        got = (nk, 1 if nk in _SECRET_KEYS else 2 if any(w in nk for w in _SECRET_WORDS) else 0, scrub_text(k))
         if len(_KEY_KIND) < 100_000:
             _KEY_KIND[k] = got
     return got
 
 
+def sensitive_name(name: str) -> bool:
+    """A header, query parameter or variable name whose values are credentials (pseudo-headers
+    such as ``:authority`` are not)."""
+    n = name.lower()
+    return not n.startswith(":") and (n in _SECRET_HEADERS or any(w in n for w in _SECRET_HEADER_WORDS))
+
+
+def _pair_name(obj: dict[str, Any]) -> str | None:
+    """The name of a {key|name: N, value: V} pair or of a header/parameter matcher, else None."""
+    for k in ("key", "name"):
+        v = obj.get(k)
+        if isinstance(v, str):
+            if "value" in obj or "raw_value" in obj or k == "name" and any(
+                    _key_kind(x)[0] in _MATCHER_KEYS for x in obj):
+                return v
+    return None
+
+
+def _exact_hidden(out: dict[str, Any], k: str, v: str, name: str, hash_key: str, ignore_case: bool) -> None:
+    out[k] = secrets.HIDDEN
+    if v != secrets.HIDDEN:  # (scrubbing twice keeps the first hash)
+        out[hash_key] = secrets.value_hash(name, v, ignore_case)
+
+
 def scrub(obj: Any) -> Any:
-    """A copy without credentials: secret-named fields and DataSources, inline_bytes, PEM
-    blocks, inline code, credential headers' values, bearer/basic tokens and JWTs in strings."""
+    """A copy without credentials: secret-named fields and DataSources (camelCase too), inline_bytes,
+    private key blocks, inline code, Wasm plugin configuration, credential headers' values,
+    bearer/basic tokens, JWTs and URI passwords in strings and in map keys. An exact header or
+    query-parameter matcher on a sensitive name (or whose value holds a token) keeps
+    ``<redacted>`` and a salted hash of its value (``topo.model.secrets``), so a request still
+    matches it."""
     if isinstance(obj, dict):
-        hname = next((v for k in ("key", "name") if isinstance(v := obj.get(k), str)), "")
-        sensitive = hname.lower() in _SECRET_HEADERS
-        out = {}
+        pname = _pair_name(obj)
+        sensitive = pname is not None and sensitive_name(pname)
+        out: dict[str, Any] = {}
         for k, v in obj.items():
-            kind = _key_kind(k)
+            nk, kind, sk = _key_kind(k)
+            if sk != k:  # a map key holding a credential (exact_match_map's keys)
+                k = sk
+                while k in out or k in obj:
+                    k += "'"
             if kind == 1:
                 out[k] = REDACTED
-            elif k == "inline_string" and isinstance(v, str) and ("-----BEGIN" in v or "PRIVATE" in v):
+            elif kind == 2 and (isinstance(v, str) or isinstance(v, dict) and any(
+                    _key_kind(x)[0] in ("inline_string", "inline_bytes") for x in v)):
                 out[k] = REDACTED
-            elif kind == 2 and (
-                    isinstance(v, str) or isinstance(v, dict) and any(x in v for x in ("inline_string", "inline_bytes"))):
+            elif sensitive and nk in ("value", "raw_value"):
                 out[k] = REDACTED
-            elif sensitive and k in ("value", "raw_value"):
-                out[k] = REDACTED
+            elif nk == "details" and isinstance(v, str):  # error_state.details may quote a rejected key
+                out[k] = scrub_message(v)
+            elif pname is not None and nk == "exact_match" and isinstance(v, str) and (
+                    sensitive or scrub_text(v) is not v):
+                _exact_hidden(out, k, v, pname, k + "_hash", False)
+            elif pname is not None and nk == "string_match" and isinstance(v, dict) and isinstance(
+                    v.get("exact"), str) and (sensitive or scrub_text(v["exact"]) is not v["exact"]):
+                sm = scrub(v)
+                _exact_hidden(sm, "exact", v["exact"], pname, "exact_hash", v.get("ignore_case") is True)
+                out[k] = sm
             else:
                 out[k] = scrub(v)
         return out
     if isinstance(obj, list):
         return [scrub(v) for v in obj]
     if isinstance(obj, str):
-        if "PRIVATE KEY" in obj:
-            return REDACTED
-        lo = obj.lower()
-        if "bearer" not in lo and "basic" not in lo and "eyj" not in lo:
-            return obj  # nothing _TOKEN could match
-        return _TOKEN.sub(_token_sub, obj)
+        return scrub_text(obj)
     return obj
+
+
+def _details(error_state: dict[str, Any]) -> str:
+    """Envoy's reason for refusing a push, without the credentials it may quote."""
+    return scrub_message(_str(error_state.get("details")))
 
 
 def _has_upper(k: str) -> bool:
@@ -358,7 +451,7 @@ def pod_identity(bootstrap: dict[str, Any], fallback_name: str) -> PodInfo:
     inst = meta.get("INSTANCE_IPS")
     if isinstance(inst, str) and inst:
         ips = [i.strip() for i in inst.split(",") if i.strip()]
-    labels = {str(k): str(v) for k, v in _d(meta.get("LABELS")).items()}
+    labels = {str(k): scrub_text(str(v)) for k, v in _d(meta.get("LABELS")).items()}
     if not name:
         name = fallback_name
     return PodInfo(
@@ -829,7 +922,7 @@ class _Builder:
                     if state == "warming":
                         self.summary.warming += 1
                     err = _d(item.get("error_state"))
-                    self._cluster(cl, state, _str(err.get("details")), eds, status, have_eds)
+                    self._cluster(cl, state, _details(err), eds, status, have_eds)
         # Load assignments with no cluster in CDS (an endpoints-only dump, or an EDS entry
         # whose cluster is gone) are kept as clusters in state `eds_only`: they carry no
         # traffic, but `topo show endpoints` lists them as istioctl does.
@@ -930,7 +1023,7 @@ class _Builder:
                 item = _d(item)
                 rc = _d(item.get("route_config"))
                 self.summary.route_configs += 1
-                err = _str(_d(item.get("error_state")).get("details"))
+                err = _details(_d(item.get("error_state")))
                 self._route_config(rc, "active", err)
 
     def _route_config(self, rc: dict[str, Any], state: str, error: str, inline: bool = False) -> str:
@@ -1021,6 +1114,11 @@ class _Builder:
                 policies.append(_d(ra["request_mirror_policy"]))
             mirrors = [[_str(m.get("cluster")), _fraction(_d(m.get("runtime_fraction")).get("default_value"), 1.0)
                         if "runtime_fraction" in m else 1.0] for m in policies if _str(m.get("cluster"))]
+            refused = _weights_refused(clusters)
+            if refused:
+                self.notes.append(f"route {_str(rt.get('name')) or '#' + str(ri)} ({rkey}): {refused}; Envoy would "
+                                  "refuse it, topo keeps it as never matching")
+                match, clusters = {"path": "<invalid weights: their sum is past 4294967295>"}, []
         elif "redirect" in rt:
             action = "redirect"
         elif "direct_response" in rt:
@@ -1035,8 +1133,8 @@ class _Builder:
             "key": rkey,
             "name": _str(rt.get("name")),
             "index": ri,
-            "match": jdump(scrub(match)),
-            "match_text": match_text(match),
+            "match": jdump(smatch := scrub(match)),
+            "match_text": match_text(smatch),
             "action": action,
             "clusters": jdump(clusters),
             "cluster_header": header,
@@ -1062,7 +1160,7 @@ class _Builder:
             for item in _l(e.get("dynamic_listeners")):
                 item = _d(item)
                 self.summary.listeners += 1
-                err = _str(_d(item.get("error_state")).get("details"))
+                err = _details(_d(item.get("error_state")))
                 if err:
                     self.summary.errors += 1
                 wrote = False
@@ -1104,7 +1202,7 @@ class _Builder:
             "listener_filters": [_str(_d(f).get("name")) for f in _l(lst.get("listener_filters"))],
             "inspectors": jdump(ins) if (ins := _inspectors(lst)) else None,
             "has_matcher": bool(matcher),
-            "matcher": jdump(matcher) if matcher else None,
+            "matcher": jdump(scrub(matcher)) if matcher else None,
             "raw": jdump(scrub(lst)),
         })
         use_odst = _bool(lst.get("use_original_dst"), False)
@@ -1163,6 +1261,11 @@ class _Builder:
                 elif "weighted_clusters" in cfg:
                     tcp = [[_str(_d(w).get("name")), max(_int(_d(w).get("weight")), 0)]
                            for w in _l(_d(cfg["weighted_clusters"]).get("clusters"))]
+                    refused = _weights_refused(tcp)
+                    if refused:
+                        self.notes.append(f"tcp_proxy of chain {ckey}: {refused}; Envoy would refuse it, topo "
+                                          "routes it nowhere")
+                        tcp = []
         self.rows.add_node("FilterChain", {
             "key": ckey,
             "name": _str(fc.get("name")),
@@ -1173,7 +1276,7 @@ class _Builder:
             "server_names": _strs(m.get("server_names")),
             "transport_protocol": _str(m.get("transport_protocol")),
             "application_protocols": _strs(m.get("application_protocols")),
-            "source_match": jdump(src) if src else None,
+            "source_match": jdump(scrub(src)) if src else None,
             "terminal": terminal,
             "filters": [filter_label(f) for f in filters],
             # §4: the terminal filter decides; one topo does not follow is named, never read as NR

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from topo.model.rows import jload
+from topo.model.secrets import hash_matches
 
 Props = dict[str, Any]
 
@@ -316,6 +317,8 @@ def _string_match(sm: Props, value: str | None) -> bool:
     v = value.lower() if ci else value
     def c(x: Any) -> str:
         return str(x).lower() if ci else str(x)
+    if "exact_hash" in sm:  # a sensitive value, kept as its hash (topo.model.secrets)
+        return hash_matches(sm["exact_hash"], value, ci)
     if "exact" in sm:
         return v == c(sm["exact"])
     if "prefix" in sm:
@@ -343,6 +346,8 @@ def header_matches(hm: Props, headers: dict[str, str]) -> bool:
         value = ""
     if "string_match" in hm:
         ok = _string_match(hm["string_match"], value)
+    elif "exact_match_hash" in hm:
+        ok = value is not None and hash_matches(hm["exact_match_hash"], value)
     elif "exact_match" in hm:
         ok = value == hm["exact_match"]
     elif "prefix_match" in hm:

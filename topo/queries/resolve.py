@@ -78,15 +78,29 @@ class Destination:
     notes: list[str] = field(default_factory=list)
 
 
+def check_port(port: int, what: str = "port") -> int:
+    """A destination port: 1 to 65535 (a TCP port; 0 is no port to connect to)."""
+    if not 1 <= port <= 65535:
+        raise TopoError(f"{what} {port} is not a port number (1 to 65535)", 2)
+    return port
+
+
 def split_hostport(s: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; a bad port is a one-line error."""
     if s.startswith("["):
         end = s.find("]")
+        if end < 0:
+            raise TopoError(f"invalid address {s!r}: no closing ']'", 2)
         host, rest = s[1:end], s[end + 1:]
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+        if not rest:
+            return host, None
+        if not (rest.startswith(":") and rest[1:].isdigit()):
+            raise TopoError(f"bad port in {s!r}", 2)
+        return host, check_port(int(rest[1:]), f"port in {s!r}:")
     if s.count(":") == 1:
         h, p = s.split(":")
         if p.isdigit():
-            return h, int(p)
+            return h, check_port(int(p), f"port in {s!r}:")
         raise TopoError(f"bad port in {s!r}", 2)
     return s, None
 
@@ -95,17 +109,25 @@ def resolve_destination(g: MeshGraph, dst: str, grp: SourceGroup, port: int | No
                         path: str | None = None) -> Destination:
     """DST is a short name (resolved in SRC's namespace), an FQDN, a VIP, ``IP:PORT`` or a URL."""
     scheme, upath = "http", "/"
-    raw = dst
+    if port is not None:
+        check_port(port, "--port")
     if "://" in dst:
-        u = urlsplit(dst)
+        try:  # a bad URL ("http://[::1", a port that is not a number or past 65535): one line
+            u = urlsplit(dst)
+            uport = u.port
+        except ValueError as e:
+            raise TopoError(f"invalid URL {dst!r}: {e}", 2) from None
         scheme = (u.scheme or "http").lower()
         if scheme not in ("http", "https", "tcp", "tls"):
             raise TopoError(f"unknown scheme {scheme!r} in {dst!r}: use http://, https://, tcp:// or tls://", 2)
-        raw = u.netloc
         upath = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        if port is None and u.port is None and scheme in ("http", "https"):
+        if port is None and uport is None and scheme in ("http", "https"):
             port = 80 if scheme == "http" else 443
-    host, p = split_hostport(raw)
+        host, p = u.hostname or "", None if uport is None else check_port(uport, f"port in {dst!r}:")
+        if not host:
+            raise TopoError(f"invalid URL {dst!r}: no host", 2)
+    else:
+        host, p = split_hostport(dst)
     if p is not None:
         if port is not None and port != p:
             raise TopoError(f"--port {port} contradicts the port in {dst!r}", 2)
