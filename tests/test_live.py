@@ -244,6 +244,17 @@ def test_truncated_output(fake: Fake) -> None:
     assert why.startswith("truncated output (")
 
 
+def test_endless_output_is_stopped_at_the_bound(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exec that streams without end was buffered until the timeout (3.7 GB at --timeout 2, then
+    MemoryError), the size checked only afterwards (issue 17 item 9): the bound is enforced while
+    reading, the exec is killed there, and the pod is refused in one line long before the timeout."""
+    pod = _pod_names(fake.bundle)[1]
+    fake.set(endless=pod)
+    monkeypatch.setattr(kubectl, "MAX_FILE", 8 << 20)
+    _, why = _partial(fake, pod, "--timeout", "120")
+    assert why == f"more than the {8 << 20} byte limit (the exec was stopped there)"
+
+
 def test_non_json_output(fake: Fake) -> None:
     pod = _pod_names(fake.bundle)[2]
     fake.set(garbage=pod)

@@ -168,8 +168,66 @@ def kubectl_message(stderr: bytes, limit: int = 300) -> str:
     return pick if len(pick) <= limit else pick[: limit - 1] + "…"
 
 
-def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+STDERR_KEEP = 64 * 1024  # the last bytes of kubectl's stderr kept for its message
+
+
+class OutputTooLarge(Exception):
+    """A command wrote more than the bound to stdout; it was killed at the bound."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def _run(argv: list[str], timeout: float, limit: int | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` with its stdout bounded while it is read: past ``limit`` bytes the process is
+    killed and OutputTooLarge raised (an exec that streams forever is never buffered without end);
+    stderr keeps its last STDERR_KEEP bytes. Past ``timeout`` seconds the process is killed and
+    subprocess.TimeoutExpired raised, as subprocess.run does."""
+    import selectors
+    import time
+
+    limit = MAX_FILE if limit is None else limit
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    out: list[bytes] = []
+    nout = 0
+    err = bytearray()
+    deadline = time.monotonic() + timeout
+    sel = selectors.DefaultSelector()
+    try:
+        sel.register(proc.stdout, selectors.EVENT_READ, "out")
+        sel.register(proc.stderr, selectors.EVENT_READ, "err")
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(argv, timeout)
+            for key, _ in sel.select(min(left, 1.0)):
+                chunk = os.read(key.fd, 1 << 20)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                elif key.data == "out":
+                    nout += len(chunk)
+                    if nout > limit:
+                        raise OutputTooLarge(limit)
+                    out.append(chunk)
+                else:
+                    err += chunk
+                    del err[:-STDERR_KEEP]
+        left = max(deadline - time.monotonic(), 0.0)
+        try:
+            rc = proc.wait(left)
+        except subprocess.TimeoutExpired:
+            raise subprocess.TimeoutExpired(argv, timeout) from None
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    return subprocess.CompletedProcess(argv, rc, b"".join(out), bytes(err))
 
 
 def kubectl_get(kubectl: str, t: Target, resource: str, timeout: float) -> bytes:
@@ -179,6 +237,8 @@ def kubectl_get(kubectl: str, t: Target, resource: str, timeout: float) -> bytes
         p = _run(argv, timeout)
     except subprocess.TimeoutExpired:
         raise TopoError(f"kubectl get {resource}: timed out after {timeout:g}s") from None
+    except OutputTooLarge as e:
+        raise TopoError(f"kubectl get {resource}: more than the {e.limit} byte limit (stopped there)") from None
     except OSError as e:
         raise TopoError(f"cannot run {kubectl}: {e.strerror or e}") from None
     if p.returncode != 0:
@@ -307,12 +367,12 @@ def fetch_dump(kubectl: str, t: Target, pod: PodRef, timeout: float, *, parse: b
         p = _run(argv, timeout)
     except subprocess.TimeoutExpired:
         return Fetched(pod, None, f"timed out after {timeout:g}s")
+    except OutputTooLarge as e:
+        return Fetched(pod, None, f"more than the {e.limit} byte limit (the exec was stopped there)")
     except OSError as e:
         return Fetched(pod, None, f"cannot run {kubectl}: {e.strerror or e}")
     if p.returncode != 0:
         return Fetched(pod, None, f"exec failed (exit {p.returncode}): {kubectl_message(p.stderr)}")
-    if len(p.stdout) > MAX_FILE:
-        return Fetched(pod, None, f"{len(p.stdout)} bytes is larger than the {MAX_FILE} byte limit")
     data = strip_status_line(p.stdout)
     why = check_dump(data, parse=parse)
     if why:
