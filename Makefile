@@ -52,10 +52,11 @@ clean:
 	rm -rf $(VENV) .topo out .pytest_cache .mypy_cache .ruff_cache
 
 # Longer tests (tests/soak/, skipped by `make test`) and the fuzzer for FUZZ_MINUTES per seed
-# set: a 1,000-pod mesh is generated (a few GB, deleted afterwards). Figures are printed.
+# set: a 1,000-pod mesh is generated (a few GB, deleted afterwards). Figures are printed. The soak
+# tests run against a real Neo4j (started unless NEO4J_URI is set); TOPO_SOAK_SEEDS sets the hostile fuzzer's seeds.
 FUZZ_MINUTES ?= 5
 .PHONY: soak
 soak: $(STAMP)
 	@scripts/ensure-dot.sh || true
-	TOPO_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/soak
+	@scripts/with-neo4j.sh env TOPO_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/soak
 	TOPO_FUZZ_MINUTES=$(FUZZ_MINUTES) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py -k "example_dumps or real_dumps"

@@ -386,7 +386,7 @@ def warm_page_cache(d: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ phases
 def ingest_cmd(mesh: Path, store: Path) -> list[str]:
-    return [str(TOPO), "ingest", "--from", str(mesh), "--store", str(store), "--name", SNAP, "-o", "json"]
+    return [str(TOPO), "ingest", "--from", str(mesh), "--store", str(store), "--name", SNAP, "--replace", "-o", "json"]
 
 
 def store_files(store: Path) -> dict[str, int]:

@@ -1366,3 +1366,228 @@ def EXAMPLE_STORE() -> Path:  # noqa: N802
 
         _EXAMPLE_STORE.append(ingest(EXAMPLE, Path(tempfile.mkdtemp(prefix="topo-example-")) / "store"))
     return _EXAMPLE_STORE[0]
+
+
+# ============================================================================ 7. what a --from directory holds
+
+
+def test_fifos_links_and_unreadable_directories_each_get_a_line(tmp_path, monkeypatch):
+    """A FIFO named dump.json, link loops, a dangling link, a link to /dev/zero and an unreadable
+    subdirectory were skipped without a word while ingest said every file was read (item 10):
+    each is one line, the exit is 3, nothing waits on the FIFO and the good dump is read."""
+    import socket as socketmod
+
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    (d / "locked").mkdir()
+    shutil.copy(GOOD, d)
+    os.mkfifo(d / "dump.json")
+    os.mkfifo(d / "sub" / "no-name")
+    (d / "loop-a.json").symlink_to("loop-b.json")
+    (d / "loop-b.json").symlink_to("loop-a.json")
+    (d / "dangling.json").symlink_to("gone.json")
+    (d / "zero.json").symlink_to("/dev/zero")
+    (d / "sub" / "up").symlink_to("..")
+    sock = socketmod.socket(socketmod.AF_UNIX)
+    sock.bind(str(d / "sock.json"))
+    (d / "locked" / "x.json").write_bytes(GOOD.read_bytes())
+    os.chmod(d / "locked", 0)
+    want = {"dump.json": "FIFO", "sub/no-name": "FIFO", "loop-a.json": "loop", "loop-b.json": "loop",
+            "dangling.json": "dangling", "zero.json": "character device", "sub/up": "loop", "sock.json": "socket",
+            "locked": "cannot be read"}
+    try:
+        import topo.ingest.sources as src
+
+        real = os.scandir
+
+        def scandir(path: Any) -> Any:  # (as root, mode 0 does not lock a directory)
+            if Path(path).name == "locked":
+                raise PermissionError(13, "Permission denied")
+            return real(path)
+
+        monkeypatch.setattr(src.os, "scandir", scandir)
+        r = CliRunner().invoke(app, ["ingest", "--from", str(d), "--store", str(tmp_path / "s"), "-o", "json"])
+    finally:
+        os.chmod(d / "locked", 0o755)
+        sock.close()
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code == pipeline.EXIT_PARTIAL, r.stderr
+    lines = r.stderr.splitlines()
+    for name, why in want.items():
+        mine = [ln for ln in lines if ln.startswith(f"topo: {d}/{name}: ")]
+        assert len(mine) == 1 and why in mine[0], (name, lines)
+    assert len(lines) == len(want), lines
+    assert json.loads(r.stdout)["pods"] == 1
+    # and as a separate process, with a real FIFO and /dev/zero behind the names: no wait
+    r = topo("ingest", "--from", d, "--store", tmp_path / "s2", timeout=60)
+    no_traceback(r)
+    assert r.returncode == pipeline.EXIT_PARTIAL
+
+
+# ============================================================================ 8. damaged stores, racing writers
+
+
+def _store_copy(tmp_path: Path) -> SnapshotStore:
+    dst = tmp_path / "store"
+    shutil.copytree(EXAMPLE_STORE(), dst)
+    return SnapshotStore(dst)
+
+
+def _pod(st: SnapshotStore) -> str:
+    return sorted(r["id"] for r in st.load().nodes["Pod"])[0]
+
+
+def test_a_corrupted_byte_in_a_segment_is_one_line_and_check_finds_it(tmp_path):
+    """One changed byte inside a segment gave an orjson.JSONDecodeError traceback (item 7): the
+    segment's checksum says so in one line naming the snapshot, and `snapshots --check` finds it."""
+    st = _store_copy(tmp_path)
+    pod = _pod(st)
+    name = st.current_name()
+    assert name is not None
+    f = st.snapdir / f"{name}.json"
+    snap = st.load()
+    sid, (off, n, _crc) = next((k, v) for k, v in sorted(snap._index.items()) if k.startswith("N|Pod|"))
+    data = bytearray(f.read_bytes())
+    data[off + n // 2] = ord("{") if data[off + n // 2] != ord("{") else ord("[")  # breaks the JSON
+    f.write_bytes(bytes(data))
+    r = topo("show", "routes", pod, "--store", st.root)
+    no_traceback(r)
+    line = one_line_error(r)
+    assert f"snapshot {name} is damaged" in line and "topo snapshots --check" in line
+    r = topo("snapshots", "--check", "--store", st.root, "-o", "json")
+    no_traceback(r)
+    assert r.returncode == 1
+    assert list(json.loads(r.stdout)["damaged"]) == [name]
+    # the same byte changed to one that still parses: the checksum, not the parser, finds it
+    data = bytearray(f.read_bytes())
+    i = off + next(j for j in range(n) if chr(data[off + j]).isalpha())
+    data[i] = ord("x") if data[i] != ord("x") else ord("y")
+    f.write_bytes(bytes(data))
+    assert any("checksum" in p for p in st.check(name))
+
+
+def test_a_truncated_heavy_file_is_one_line(tmp_path):
+    st = _store_copy(tmp_path)
+    pod = _pod(st)
+    h = st.snapdir / f"{st.current_name()}.heavy"
+    h.write_bytes(h.read_bytes()[: h.stat().st_size // 2])
+    r = topo("show", "routes", pod, "--store", st.root, "-o", "json")
+    no_traceback(r)
+    assert "is damaged (its .heavy file does not parse: truncated?)" in one_line_error(r)
+    r = topo("snapshots", "--check", "--store", st.root)
+    assert r.returncode == 1 and "damaged" in r.stdout
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "directory"])
+def test_a_snapshot_that_is_not_a_regular_file_is_never_read(tmp_path, kind):
+    """A snapshot file that is a link to /dev/zero exhausted memory, a FIFO hung the reader (item 7):
+    only regular files of bounded size are read, and the refusal is one line."""
+    st = _store_copy(tmp_path)
+    f = st.snapdir / f"{st.current_name()}.json"
+    f.unlink()
+    if kind == "dev-zero":
+        f.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(f)
+    else:
+        f.mkdir()
+    for args in (["path", "productpage", "reviews", "--store", st.root], ["snapshots", "--store", st.root]):
+        r = topo(*args, timeout=60)
+        no_traceback(r)
+        if args[0] == "path":
+            assert "cannot be read (not a regular file" in one_line_error(r) or "is a directory" in r.stderr
+
+
+def test_two_ingests_at_the_same_second_keep_both_snapshots(tmp_path, monkeypatch):
+    """Two concurrent ingests picked the same UTC-time name and one snapshot was lost (item 8):
+    names are chosen under the store's lock, so every save keeps its own."""
+    from topo.stores import snapshot as snapmod
+
+    st = SnapshotStore(tmp_path / "store")
+    monkeypatch.setattr(snapmod.time, "strftime", lambda *_a: "20260101T000000Z")
+    names: list[str] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            names.append(SnapshotStore(st.root).save(_good_rows(), {"pods": 1}))
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(set(names)) == 8 and sorted(st.names()) == sorted(names)
+    assert st.current_name() in names
+    for n in names:
+        assert st.check(n) == []
+
+
+def _good_rows() -> Any:
+    """GOOD's rows, fresh each time (a save takes the heavy properties out of the rows it writes)."""
+    return pipeline.run(sources.from_path(GOOD), _NoLoad()).rows
+
+
+class _NoLoad:
+    """A loader that keeps the rows (pipeline.run with nothing written)."""
+
+    def save(self, rows: Any, meta: dict[str, Any]) -> str:
+        return "-"
+
+    def describe(self) -> str:
+        return "-"
+
+
+def test_name_of_an_existing_snapshot_needs_replace(tmp_path):
+    st = tmp_path / "store"
+    assert topo("ingest", "--from", GOOD, "--store", st, "--name", "base").returncode == 0
+    before = (st / "snapshots" / "base.json").read_bytes()
+    r = topo("ingest", "--from", EXAMPLE, "--store", st, "--name", "base")
+    no_traceback(r)
+    assert r.returncode == 2
+    assert one_line_error(r) == f"topo: snapshot base exists in {st}: choose another --name, or --replace it"
+    assert (st / "snapshots" / "base.json").read_bytes() == before
+    r = topo("ingest", "--from", EXAMPLE, "--store", st, "--name", "base", "--replace")
+    assert r.returncode == 0 and (st / "snapshots" / "base.json").read_bytes() != before
+
+
+def test_prune_spares_current_and_young_snapshots(tmp_path):
+    st = _store_copy(tmp_path)
+    cur = st.current_name()
+    young = st.save(_good_rows(), {}, name="young")
+    (st.root / "CURRENT").write_text(f"{cur}\n")
+    old = time.time() - 3600
+    os.utime(st.snapdir / f"{cur}.json", (old, old))
+    # keep 0: the current one stays whatever its age, the one written a moment ago stays too
+    assert st.prune(0) == []
+    assert sorted(st.names()) == sorted([cur, young])
+    assert st.prune(0, grace=0) == [young]
+
+
+def test_a_reader_keeps_its_snapshot_when_a_replace_swaps_the_files(tmp_path):
+    """A reader's lazy read of the .heavy file after a prune or a `--name` re-ingest mixed two
+    snapshots (item 8): the reader holds both files from the start, and a pair whose generation
+    ids differ is never read as one snapshot."""
+    st = _store_copy(tmp_path)
+    name = st.current_name()
+    assert name is not None
+    pod = _pod(st)
+    g = open_graph(store=st.root)
+    before = {k: g.raw("Pod", k) for k in [pod]}
+    # the same name, other content (--replace), then the old files pruned
+    st.save(_good_rows(), {}, name=name, replace=True)
+    heavy_now = st.load(name).heavy()
+    assert heavy_now != g.lg.snap.heavy()  # the reader still reads its own generation
+    assert {k: g.raw("Pod", k) for k in [pod]} == before
+    g.close()
+    # a .json of one generation beside the .heavy of another: refused, never mixed
+    other = tmp_path / "other"
+    SnapshotStore(other).save(_good_rows(), {}, name=name)
+    shutil.copy(other / "snapshots" / f"{name}.heavy", st.snapdir / f"{name}.heavy")
+    shutil.copy(EXAMPLE_STORE() / "snapshots" / f"{name}.json", st.snapdir / f"{name}.json")
+    r = topo("show", "routes", pod, "--store", st.root, "-o", "json")
+    no_traceback(r)
+    assert "its .heavy file belongs to another snapshot" in one_line_error(r)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 # Readers of untrusted JSON (dumps, kubectl output in a bug report): a value of the wrong type
@@ -65,6 +67,52 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+# ---------------------------------------------------------------- reading files that may be anything
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+
+
+def open_regular(path: str | os.PathLike[str], limit: int) -> tuple[BinaryIO, int]:
+    """``path`` opened for reading, and its size, only when it is a regular file (through any
+    symbolic links) of at most ``limit`` bytes: a FIFO, a device (a link to /dev/zero) or a
+    directory is refused at once, never waited on or read without end. Raises OSError with a
+    message that says which."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(e.errno, "a symbolic link loop") from None
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            raise OSError(e.errno, f"a dangling symbolic link (to {os.readlink(path)})") from None
+        if e.errno == errno.ENXIO:  # a socket
+            raise OSError(e.errno, "not a regular file (a socket)") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            raise OSError(errno.EINVAL, f"not a regular file ({kind})" if kind != "a directory"
+                          else "is a directory, not a file")
+        if st.st_size > limit:
+            raise OSError(errno.EFBIG, f"{st.st_size} bytes is larger than the {limit} byte limit")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (see :func:`open_regular`); a file
+    that grows past the limit while it is read is refused too."""
+    f, size = open_regular(path, limit)
+    with f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"more than the {limit} byte limit (it grew while read)")
+    return data
 
 
 def pct(x: float, digits: int = 4) -> str:

@@ -29,12 +29,15 @@ def cached_graphs() -> Iterator[None]:
 
     real = stores.open_graph
     memo: dict[tuple[Any, ...], Any] = {}
+    closers: list[Any] = []
 
     def cached(*, store: Any = None, snapshot: str | None = None, neo4j: str | None = None,
                database: str = "neo4j") -> Any:
         k = (str(store), snapshot, neo4j, database)
         if k not in memo:
-            memo[k] = real(store=store, snapshot=snapshot, neo4j=neo4j, database=database)
+            g = memo[k] = real(store=store, snapshot=snapshot, neo4j=neo4j, database=database)
+            closers.append(g.close)
+            g.close = lambda: None  # each command closes its graph: this one serves the next command too
         return memo[k]
 
     # typer rebuilds the click command from the app on every invoke (most of the time of a
@@ -56,6 +59,8 @@ def cached_graphs() -> Iterator[None]:
     finally:
         stores.open_graph = real  # type: ignore[assignment]
         typer.testing._get_command = real_get  # type: ignore[attr-defined]
+        for close in closers:
+            close()
 
 
 def crash(result: Any) -> str | None:

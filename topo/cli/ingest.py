@@ -44,6 +44,7 @@ def ingest(
     timeout: TimeoutOpt = 60.0,
     store: StoreOpt = None,
     name: Annotated[str | None, typer.Option("--name", help="Name the snapshot (default: UTC time).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="With --name: overwrite the snapshot of that name.")] = False,
     neo4j: Neo4jOpt = None,
     database: DatabaseOpt = "neo4j",
     output: OutputOpt = Fmt.table,
@@ -64,12 +65,12 @@ def ingest(
         raise typer.Exit(2)
     if from_ is not None:
         bundle = sources.from_path(from_)
-        loader = open_loader(store=store, neo4j=neo4j, database=database, name=name)
+        loader = open_loader(store=store, neo4j=neo4j, database=database, name=name, replace=replace)
         res = pipeline.run(bundle, loader)
     else:
         target = make_target(namespace, all_namespaces, selector, context, kubeconfig)
         target.validate()  # bad names: exit 2 before opening the store or calling kubectl
-        loader = open_loader(store=store, neo4j=neo4j, database=database, name=name)
+        loader = open_loader(store=store, neo4j=neo4j, database=database, name=name, replace=replace)
         with progress_bar() as bar:
             bundle = kubectl.from_kubectl(target, concurrency=concurrency, timeout=timeout, progress=bar,
                                           on_plan=bar.on_plan if bar else None)

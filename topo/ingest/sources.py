@@ -15,11 +15,15 @@ Directory layout read by ``topo ingest --from DIR`` (also what ``topo collect`` 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from topo.util import open_regular, read_regular
 
 MAX_FILE = 512 * 1024 * 1024
 _DUMP_SUFFIXES = (".json", ".yaml", ".yml")
@@ -54,12 +58,9 @@ class SourceError(Exception):
 
 
 def _read(path: Path) -> bytes:
-    if path.is_dir():
-        raise OSError("is a directory, not a file")
-    size = path.stat().st_size
-    if size > MAX_FILE:
-        raise OSError(f"{size} bytes is larger than the {MAX_FILE} byte limit")
-    return path.read_bytes()
+    """A regular file's bytes, at most MAX_FILE; a FIFO, a device, a directory, a link loop or a
+    dangling link is an OSError saying which (never read, never waited on)."""
+    return read_regular(path, MAX_FILE)
 
 
 def _is_companion(p: Path) -> bool:
@@ -97,10 +98,58 @@ def sniff(head: bytes) -> str | None:
 
 def _sniff_file(p: Path) -> str | None:
     try:
-        with p.open("rb") as fh:
+        fh, _size = open_regular(p, MAX_FILE)
+        with fh:
             return sniff(fh.read(SNIFF))
     except OSError as e:
         return f"cannot be read ({e.strerror or e})"
+
+
+def _walk(root: Path, refused: list[tuple[str, str]], skipped: list[tuple[str, str]],
+          seen: dict[tuple[int, int], Path] | None = None, up: tuple[tuple[int, int], ...] = ()) -> Iterator[Path]:
+    """Every regular file under ``root`` (hidden entries left alone), sorted, following links to
+    directories once each; what cannot be walked or read is one line in ``refused``: an
+    unreadable directory, a link loop, a dangling link, a FIFO, socket or device."""
+    seen = {} if seen is None else seen
+    try:
+        st = os.stat(root)
+        entries = sorted(os.scandir(root), key=lambda d: d.name)
+    except OSError as oe:
+        refused.append((str(root), f"a directory that cannot be read ({oe.strerror or oe})"))
+        return
+    me = (st.st_dev, st.st_ino)
+    seen.setdefault(me, root)
+    up = (*up, me)
+    # links to directories after the rest, so a directory inside is read under its own name
+    for e in [d for d in entries if not d.is_symlink()] + [d for d in entries if d.is_symlink()]:
+        if e.name.startswith("."):
+            continue
+        p = Path(e.path)
+        try:
+            st = os.stat(e.path)
+        except OSError as err:
+            why = ("a symbolic link loop" if err.errno == errno.ELOOP
+                   else f"a dangling symbolic link (to {os.readlink(e.path)})" if e.is_symlink()
+                   else f"cannot be read ({err.strerror or err})")
+            refused.append((str(p), why))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            ident = (st.st_dev, st.st_ino)
+            if ident in up:
+                refused.append((str(p), f"a symbolic link loop (back to {seen.get(ident, root)})"))
+            elif ident in seen:
+                skipped.append((str(p), f"the directory {seen[ident]} again, read once"))
+            elif p.name.endswith(_DUMP_SUFFIXES) and not e.is_symlink():
+                yield p  # a directory named like a dump: refused when read, in one line
+            else:
+                seen[ident] = p
+                yield from _walk(p, refused, skipped, seen, up)
+        elif stat.S_ISREG(st.st_mode):
+            yield p
+        else:
+            kind = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+                    stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            refused.append((str(p), f"not a regular file ({kind})"))
 
 
 def from_path(path: str | os.PathLike[str]) -> Bundle:
@@ -109,16 +158,15 @@ def from_path(path: str | os.PathLike[str]) -> Bundle:
     if not root.exists():
         raise SourceError(f"{root}: no such file or directory")
     bundle_skipped: list[tuple[str, str]] = []
-    if root.is_file():
-        files = [root]
+    walk_refused: list[tuple[str, str]] = []
+    if not root.is_dir():
+        files = [root]  # (a FIFO or a device given by name is refused when read)
         base = root.parent
     else:
         base = root
         files = []
-        for p in sorted(root.rglob("*")):
-            if any(part.startswith(".") for part in p.relative_to(root).parts) or not p.is_file():
-                continue
-            if _is_dump_name(p):
+        for p in _walk(root, walk_refused, bundle_skipped):
+            if p.is_dir() or _is_dump_name(p):
                 files.append(p)
             elif not _is_companion(p):
                 # a file of another name is read when its first bytes are a config dump's
@@ -127,12 +175,12 @@ def from_path(path: str | os.PathLike[str]) -> Bundle:
                     files.append(p)
                 else:
                     bundle_skipped.append((str(p), why))
-        # a directory entry that looks like a dump but is a directory is refused below
-        files += sorted(p for p in root.rglob("*") if p.is_dir() and p.name.endswith(_DUMP_SUFFIXES))
-    bundle = Bundle(dumps=iter(()), total=len(files), origin=str(root), skipped=bundle_skipped)
+        # (a directory entry named like a dump is refused when read, below)
+    bundle = Bundle(dumps=iter(()), total=len(files), origin=str(root), skipped=bundle_skipped,
+                    refused=walk_refused)
     for name in (PODS, SERVICES):
         p = base / name
-        if root.is_dir() and p.is_file():
+        if root.is_dir() and (p.exists() or p.is_symlink()):
             try:
                 data = _read(p)
             except OSError as e:
@@ -158,7 +206,7 @@ def from_path(path: str | os.PathLike[str]) -> Bundle:
                     break
             comp = f.with_name(stem + CLUSTERS_SUFFIX)
             clusters = None
-            if comp.is_file() and comp != f:
+            if (comp.exists() or comp.is_symlink()) and comp != f:
                 try:
                     clusters = _read(comp)
                 except OSError as e:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from topo.errors import TopoError
+
 if TYPE_CHECKING:
     from topo.model.rows import Rows
     from topo.stores.hops import MeshGraph
@@ -41,18 +43,21 @@ def open_snapshot(store: Path | str | SnapshotStore | None, name: str | None = N
 class SnapshotLoader:
     """An ingest's rows as a new snapshot of the embedded store (named, or by UTC time)."""
 
-    def __init__(self, store: SnapshotStore, name: str | None) -> None:
-        self.store, self.name = store, name
+    def __init__(self, store: SnapshotStore, name: str | None, *, replace: bool = False) -> None:
+        self.store, self.name, self.replace = store, name, replace
+        if name is not None and not replace and name in store.names():
+            # said before anything is read (save checks again, under the store's lock)
+            raise TopoError(f"snapshot {name} exists in {store.root}: choose another --name, or --replace it", 2)
 
     def save(self, rows: Rows, meta: dict[str, Any]) -> str:
-        return self.store.save(rows, meta, name=self.name)
+        return self.store.save(rows, meta, name=self.name, replace=self.replace)
 
     def describe(self) -> str:
         return str(self.store.root)
 
 
 def open_loader(*, store: Path | None = None, neo4j: str | None = None, database: str = "neo4j",
-                name: str | None = None) -> SnapshotLoader | Neo4jLoader:
+                name: str | None = None, replace: bool = False) -> SnapshotLoader | Neo4jLoader:
     """Where an ingest writes: Neo4j when a Bolt URI is given, else a new embedded snapshot."""
     if neo4j:
         from topo.stores.neo4jstore import Neo4jLoader
@@ -60,4 +65,4 @@ def open_loader(*, store: Path | None = None, neo4j: str | None = None, database
         return Neo4jLoader(neo4j, database=database)
     from topo.stores.snapshot import SnapshotStore
 
-    return SnapshotLoader(SnapshotStore(store), name)
+    return SnapshotLoader(SnapshotStore(store), name, replace=replace)

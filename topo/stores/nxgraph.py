@@ -99,6 +99,10 @@ class NxGraph(SetHops):
         self._done: dict[tuple[Any, ...], Any] = {}
         self._props_of: dict[tuple[str, str], Props] = {}
 
+    def close(self) -> None:
+        """Release the snapshot's files (held open from the start so no prune can swap them)."""
+        self.lg.snap.close()
+
     def _props(self, node: tuple[str, str]) -> Props:
         got = self._props_of.get(node)
         if got is None:

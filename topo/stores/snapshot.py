@@ -4,12 +4,18 @@ Layout of a store directory::
 
     STORE/
       CURRENT                    # name of the current snapshot (replaced atomically)
-      snapshots/<name>.json      # immutable once written
+      .lock                      # held (flock) while a writer names, writes or prunes snapshots
+      snapshots/<name>.json      # immutable once written: rows, in checksummed segments
+      snapshots/<name>.heavy     # the raw resources; its generation id matches the .json's
 
 A snapshot is first written to a temporary file in the same directory, flushed and
 fsynced, then renamed into place; only then is CURRENT replaced, the same way.
 A reader follows CURRENT to a complete file, so it sees the old snapshot or the new
 one and never half of one; an ingest killed at any point leaves the old one current.
+A reader opens both files of its snapshot at once and keeps them open, and checks that their
+generation ids agree, so a later prune or ``--replace`` cannot mix two snapshots under it.
+Writers take the store's lock to pick a name, write and move CURRENT, and ``prune`` takes it too,
+so two ingests never pick one name and a prune never removes what CURRENT is about to name.
 
 The store is ``--store PATH``, else ``$TOPO_STORE``, else ``$XDG_DATA_HOME/topo``
 (``~/.local/share/topo``).
@@ -17,13 +23,18 @@ The store is ``--store PATH``, else ``$TOPO_STORE``, else ``$XDG_DATA_HOME/topo`
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import os
 import re
+import secrets
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -31,10 +42,13 @@ from topo.errors import TopoError
 from topo.model.rows import Rows
 from topo.model.schema import SCHEMA
 from topo.util import atomic_write as _atomic_write
+from topo.util import open_regular
 
 FORMAT = "topo-snapshot/4"
 SUFFIXES = (".json", ".heavy")  # the files of one snapshot
 SHARD = 2  # a row or a relationship source lives in the segment named by its key's first characters
+MAX_SNAPSHOT = 4 << 30  # a snapshot file larger than this is not read (a link to /dev/zero, a damaged store)
+PRUNE_GRACE = 60.0  # seconds: a snapshot younger than this is never pruned (TOPO_PRUNE_GRACE)
 
 
 class StoreError(Exception):
@@ -74,10 +88,12 @@ class Snapshot:
     def __init__(self, name: str, meta: dict[str, Any], *,
                  data: bytes | None = None, index: dict[str, list[int]] | None = None,
                  parsed: dict[str, Any] | None = None,
-                 heavy: Callable[[], dict[str, dict[str, dict[str, Any]]]] = lambda: {}) -> None:
+                 heavy: Callable[[], dict[str, dict[str, dict[str, Any]]]] = lambda: {},
+                 on_close: Callable[[], None] = lambda: None) -> None:
         self.name = name
         self.meta = meta
         self.heavy = heavy  # reads the heavy properties ({label: {key: {prop: value}}}) when a command needs them
+        self._on_close = on_close
         self._data = memoryview(data) if data is not None else None
         self._index = index or {}
         self._parsed: dict[str, Any] = parsed or {}
@@ -89,13 +105,18 @@ class Snapshot:
         self._rows: dict[str, dict[str, dict[str, Any]]] = {}
         self._rels: dict[str, dict[str, list[list[Any]]]] = {}
 
+    def close(self) -> None:
+        """Release the files the snapshot holds (its .heavy file, kept open from the start so that a
+        later prune or re-ingest cannot swap it under a reader)."""
+        self._on_close()
+
     def _seg(self, sid: str) -> Any:
         got = self._parsed.get(sid)
         if got is None:
             span = self._index.get(sid)
             if span is None or self._data is None:
                 return None
-            got = self._parsed[sid] = orjson.loads(self._data[span[0]:span[0] + span[1]])
+            got = self._parsed[sid] = parse_segment(self.name, sid, self._data, span)
         return got
 
     # ---- nodes
@@ -158,6 +179,72 @@ class Snapshot:
                 for src, out in self.rel_sources(type_).items() for dst, props in out]
 
 
+def damaged(name: str, what: str) -> StoreError:
+    return StoreError(f"snapshot {name} is damaged ({what}): `topo snapshots --check` verifies every snapshot")
+
+
+def parse_segment(name: str, sid: str, data: memoryview, span: Any) -> Any:
+    """One segment of a snapshot file, checked: its bytes against the checksum the index keeps
+    (CRC-32; a snapshot older than the checksums has none), then its JSON and its shape."""
+    try:
+        off, n = int(span[0]), int(span[1])
+    except (TypeError, ValueError, IndexError):
+        raise damaged(name, f"the index entry of segment {sid}") from None
+    if off < 0 or n < 0 or off + n > len(data):
+        raise damaged(name, f"segment {sid} lies past the end of the file: truncated?")
+    raw = data[off:off + n]
+    if len(span) > 2 and zlib.crc32(raw) != span[2]:
+        raise damaged(name, f"segment {sid} does not match its checksum")
+    try:
+        got = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise damaged(name, f"segment {sid} does not parse") from None
+    kind = sid.split("|", 1)[0]
+    if kind == "N" and not (isinstance(got, list) and all(isinstance(r, dict) for r in got)) \
+            or kind == "R" and not isinstance(got, dict):
+        raise damaged(name, f"segment {sid} has the wrong shape")
+    if kind == "N":
+        label = sid.split("|")[1]
+        nt = next((x for x in SCHEMA.nodes if x.label == label), None)
+        if nt is None or any(not isinstance(r.get(nt.key), str) for r in got):
+            raise damaged(name, f"segment {sid} holds rows without their key")
+    return got
+
+
+def _parse_head(name: str, path: Path, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A snapshot file's index and meta, read through its head (the rest stays bytes)."""
+    if len(data) > MAX_SNAPSHOT:
+        raise StoreError(f"snapshot {name} is larger than {MAX_SNAPSHOT} bytes: not read")
+    m = _HEAD.match(data[:80])
+    if not m:
+        try:
+            orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise StoreError(f"snapshot {path} is not valid JSON: `topo snapshots --check` verifies every "
+                             "snapshot") from None
+        raise StoreError(f"{path} is not a topo snapshot")
+    fmt = m.group(1).decode()
+    if fmt != FORMAT or not m.group(2):
+        raise StoreError(f"{path} is {fmt}, this topo reads {FORMAT}: run `topo ingest` again")
+    try:
+        view = memoryview(data)
+        index = orjson.loads(view[int(m.group(2)):-1])
+        off, n = index.pop("meta")[:2]
+        meta = orjson.loads(view[off:off + n])
+    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        raise damaged(name, "its index does not parse") from None
+    if not isinstance(index, dict):
+        raise damaged(name, "its index does not parse")
+    return index, meta if isinstance(meta, dict) else {}
+
+
+def _heavy_generation(f: BinaryIO) -> str | None:
+    """The generation id at the head of a .heavy file (None for a file older than generation ids)."""
+    f.seek(0)
+    m = re.match(rb'\{"generation":"([0-9a-f]{1,64})"', f.read(96))
+    return m.group(1).decode() if m else None
+
+
 def rels_by_source(rows: Rows) -> dict[str, dict[str, list[list[Any]]]]:
     """Relationships as a snapshot stores them: by type, then by source key, ``[[dst, props], …]``."""
     rels: dict[str, dict[str, list[list[Any]]]] = {}
@@ -185,7 +272,7 @@ def segments(nodes: dict[str, list[dict[str, Any]]], rels: dict[str, dict[str, l
 def encode(meta: dict[str, Any], segs: dict[str, Any]) -> bytes:
     """One snapshot file: valid JSON, ``{"format", "index_at", "meta", "segments": […], "index": {…}}``.
 
-    ``index`` maps each segment to its [offset, length] in the file, and ``index_at`` (a
+    ``index`` maps each segment to its [offset, length, CRC-32] in the file, and ``index_at`` (a
     fixed-width string at the top) says where ``index`` starts, so a reader parses the
     index and then only the segments it needs."""
     pre = b'{"format":"' + FORMAT.encode() + b'","index_at":"%012d","meta":'
@@ -199,7 +286,7 @@ def encode(meta: dict[str, Any], segs: dict[str, Any]) -> bytes:
             parts.append(b",")
             pos += 1
         b = orjson.dumps(segs[sid])
-        index[sid] = [pos, len(b)]
+        index[sid] = [pos, len(b), zlib.crc32(b)]
         parts.append(b)
         pos += len(b)
     tail = b'],"index":'
@@ -244,20 +331,34 @@ class SnapshotStore:
             return []
         return sorted(p.name[:-5] for p in self.snapdir.glob("*.json") if not p.name.startswith("."))
 
-    def save(self, rows: Rows, meta: dict[str, Any], name: str | None = None) -> str:
-        """Write rows as a new snapshot and make it current. Returns its name."""
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """The store's writer lock (``STORE/.lock``, flock): naming, writing and moving CURRENT, and
+        pruning, happen one at a time across processes."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as e:
+            raise StoreError(f"cannot lock store {self.root}: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # (releases the lock)
+
+    def save(self, rows: Rows, meta: dict[str, Any], name: str | None = None, *, replace: bool = False) -> str:
+        """Write rows as a new snapshot and make it current. Returns its name.
+
+        Without ``name`` the snapshot is named by UTC time, with a suffix when that name is taken
+        (by an ingest a moment ago or one running beside this one). A ``name`` that exists is
+        refused unless ``replace``."""
         if name is not None and not _NAME.match(name):
             raise StoreError(f"invalid snapshot name {name!r}: use letters, digits, '.', '_' and '-'")
         try:
             self.snapdir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create store {self.root}: {e.strerror}") from None
-        if name is None:
-            name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            base, n = name, 1
-            while (self.snapdir / f"{name}.json").exists():
-                n += 1
-                name = f"{base}-{n}"
+        generation = secrets.token_hex(8)
         nodes: dict[str, list[dict[str, Any]]] = {}
         heavy: dict[str, dict[str, dict[str, Any]]] = {}
         for nt in SCHEMA.nodes:
@@ -266,14 +367,24 @@ class SnapshotStore:
             if hp:
                 heavy[nt.label] = {r[nt.key]: {h: r.pop(h) for h in hp} for r in rows_}
             nodes[nt.label] = rows_
-        doc = encode(meta, segments(nodes, rels_by_source(rows)))
-        try:
-            # heavy properties first: the light file is what makes a snapshot exist
-            _atomic_write(self.snapdir / f"{name}.heavy", orjson.dumps(heavy))
-            _atomic_write(self.snapdir / f"{name}.json", doc)
-            _atomic_write(self.root / "CURRENT", (name + "\n").encode())
-        except OSError as e:
-            raise StoreError(f"cannot write snapshot in {self.root}: {e.strerror}") from None
+        doc = encode({**meta, "generation": generation}, segments(nodes, rels_by_source(rows)))
+        heavy_doc = b'{"generation":"' + generation.encode() + b'","heavy":' + orjson.dumps(heavy) + b"}"
+        with self.lock():
+            if name is None:
+                name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+                base, n = name, 1
+                while any((self.snapdir / f"{name}{x}").exists() for x in SUFFIXES):
+                    n += 1
+                    name = f"{base}-{n}"
+            elif not replace and (self.snapdir / f"{name}.json").exists():
+                raise TopoError(f"snapshot {name} exists in {self.root}: choose another --name, or --replace it", 2)
+            try:
+                # heavy properties first: the light file is what makes a snapshot exist
+                _atomic_write(self.snapdir / f"{name}.heavy", heavy_doc)
+                _atomic_write(self.snapdir / f"{name}.json", doc)
+                _atomic_write(self.root / "CURRENT", (name + "\n").encode())
+            except OSError as e:
+                raise StoreError(f"cannot write snapshot in {self.root}: {e.strerror}") from None
         return name
 
     def path_of(self, name: str | None = None) -> Path:
@@ -285,41 +396,79 @@ class SnapshotStore:
             raise StoreError(f"invalid snapshot name {name!r}")
         return self.snapdir / f"{name}.json"
 
+    def _open(self, path: Path) -> tuple[BinaryIO, int]:
+        try:
+            return open_regular(path, MAX_SNAPSHOT)
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise StoreError(f"snapshot {path.name} in {self.snapdir} cannot be read ({e.strerror or e}): "
+                             "`topo snapshots --check` verifies every snapshot") from None
+
     def load(self, name: str | None = None) -> Snapshot:
-        # CURRENT may move between reading it and opening the file (pruning); retry once.
-        for attempt in range(3):
+        """A snapshot (the current one without ``name``), with both of its files held open.
+
+        CURRENT may move between reading it and opening the files (an ingest, a prune), and a
+        ``--replace`` may swap one file between the two opens: then the generation ids differ and
+        the pair is opened again."""
+        for attempt in range(5):
             path = self.path_of(name)
             try:
-                data = path.read_bytes()
-                break
+                f, _size = self._open(path)
             except FileNotFoundError:
-                if name is not None or attempt == 2:
+                if name is not None or attempt == 4:
                     raise StoreError(f"snapshot {path.name} not found in {self.snapdir}") from None
-        m = _HEAD.match(data[:80])
-        if not m:
+                continue
+            with f:
+                data = f.read(MAX_SNAPSHOT + 1)
+            snap_name = path.name[:-5]
+            index, meta = _parse_head(snap_name, path, data)
+            gen = meta.get("generation")
             try:
-                orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise StoreError(f"snapshot {path} is not valid JSON") from None
-            raise StoreError(f"{path} is not a topo snapshot")
-        fmt = m.group(1).decode()
-        if fmt != FORMAT or not m.group(2):
-            raise StoreError(f"{path} is {fmt}, this topo reads {FORMAT}: run `topo ingest` again")
+                hf: BinaryIO | None = self._open(self.snapdir / f"{snap_name}.heavy")[0]
+            except FileNotFoundError:
+                hf = None
+                if gen is not None:  # (a snapshot older than generation ids may have no heavy file)
+                    if attempt < 4:
+                        continue
+                    raise damaged(snap_name, "its .heavy file is missing") from None
+            if gen is not None and hf is not None and _heavy_generation(hf) != gen:
+                hf.close()
+                if attempt < 4:
+                    continue
+                raise damaged(snap_name, "its .heavy file belongs to another snapshot")
+            return Snapshot(snap_name, meta, data=data, index=index,
+                            heavy=functools.partial(self._read_heavy, snap_name, hf),
+                            on_close=(hf.close if hf is not None else lambda: None))
+        raise StoreError(f"snapshot {name or 'CURRENT'} kept changing while it was opened: try again")
+
+    def check(self, name: str) -> list[str]:
+        """What is wrong with one snapshot: every segment read and checked against its checksum,
+        the heavy file parsed and matched with the snapshot's generation (empty: nothing)."""
         try:
-            view = memoryview(data)
-            index = orjson.loads(view[int(m.group(2)):-1])
-            off, n = index.pop("meta")
-            meta = orjson.loads(view[off:off + n])
-        except (orjson.JSONDecodeError, ValueError, KeyError, TypeError):
-            raise StoreError(f"snapshot {path} is damaged (its index does not parse)") from None
-        name = path.name[:-5]
-        return Snapshot(name, meta if isinstance(meta, dict) else {}, data=data, index=index,
-                        heavy=lambda: self.load_heavy(name))
+            snap = self.load(name)
+        except (StoreError, TopoError) as e:
+            return [str(e)]
+        problems: list[str] = []
+        try:
+            for sid in sorted(snap._index):
+                try:
+                    snap._seg(sid)
+                except StoreError as e:
+                    problems.append(str(e))
+            try:
+                snap.heavy()
+            except StoreError as e:
+                problems.append(str(e))
+        finally:
+            snap.close()
+        return problems
 
     def meta(self, name: str) -> dict[str, Any]:
         """A snapshot's ``meta``, read through its index without reading the rest of the file."""
         try:
-            with open(self.path_of(name), "rb") as f:
+            f, _size = open_regular(self.path_of(name), MAX_SNAPSHOT)
+            with f:
                 m = _HEAD.match(f.read(80))
                 if not m or not m.group(2):
                     return {}
@@ -363,13 +512,23 @@ class SnapshotStore:
         hint = ", ".join(names[-5:]) or "none"
         raise TopoError(f"no snapshot {name!r} in {self.root} (latest: {hint}; `topo snapshots` lists them)", 2)
 
-    def load_heavy(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
-        """Heavy properties (raw resources) of a snapshot: {label: {key: {prop: value}}}."""
-        try:
-            heavy: dict[str, dict[str, dict[str, Any]]] = orjson.loads((self.snapdir / f"{name}.heavy").read_bytes())
-            return heavy
-        except FileNotFoundError:
+    def _read_heavy(self, name: str, f: BinaryIO | None) -> dict[str, dict[str, dict[str, Any]]]:
+        """Heavy properties (raw resources) of a snapshot: {label: {key: {prop: value}}}, from the
+        .heavy file opened with the snapshot."""
+        if f is None:
             return {}
+        try:
+            f.seek(0)
+            doc = orjson.loads(f.read(MAX_SNAPSHOT + 1))
+        except OSError as e:
+            raise damaged(name, f"its .heavy file cannot be read: {e.strerror or e}") from None
+        except orjson.JSONDecodeError:
+            raise damaged(name, "its .heavy file does not parse: truncated?") from None
+        if isinstance(doc, dict) and "generation" in doc:
+            doc = doc.get("heavy")
+        if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+            raise damaged(name, "its .heavy file has the wrong shape")
+        return doc
 
     def by_age(self) -> list[str]:
         """Snapshot names, oldest first by write time (then by name)."""
@@ -381,17 +540,32 @@ class SnapshotStore:
                 continue
         return [n for _t, n in sorted(out)]
 
-    def prune(self, keep: int) -> list[str]:
-        """Delete all but the newest ``keep`` snapshots (by write time), never the current one."""
-        cur = self.current_name()
-        names = self.by_age()
-        drop = [n for n in names[: max(len(names) - keep, 0)] if n != cur]
-        for n in drop:
-            for suffix in SUFFIXES:
+    def prune(self, keep: int, grace: float | None = None) -> list[str]:
+        """Delete all but the newest ``keep`` snapshots (by write time): never the current one and
+        never one younger than ``grace`` seconds (TOPO_PRUNE_GRACE, default 60), which an ingest
+        or a reader may be about to use. Holds the store's lock, so CURRENT cannot move meanwhile."""
+        if grace is None:
+            try:
+                grace = float(os.environ.get("TOPO_PRUNE_GRACE", PRUNE_GRACE))
+            except ValueError:
+                grace = PRUNE_GRACE
+        if not self.snapdir.is_dir():
+            return []
+        with self.lock():
+            cur = self.current_name()
+            now = time.time()
+            aged = []
+            for n in self.names():
                 try:
-                    (self.snapdir / f"{n}{suffix}").unlink()
-                except FileNotFoundError:
-                    pass
+                    aged.append((os.stat(self.snapdir / f"{n}.json").st_mtime, n))
+                except OSError:
+                    continue
+            aged.sort()
+            drop = [n for t, n in aged[: max(len(aged) - keep, 0)] if n != cur and now - t >= grace]
+            for n in drop:
+                for suffix in SUFFIXES:
+                    try:
+                        (self.snapdir / f"{n}{suffix}").unlink()
+                    except FileNotFoundError:
+                        pass
         return drop
-
-
