@@ -1417,7 +1417,7 @@ def behavior_phase(s: Settings, ing: dict[str, Any]) -> dict[str, Any]:
     store = Path(ing["store"])
     warm_page_cache(mesh)
     log(f"behavior: ingest the variant {key} into {store} as snapshot `variant`")
-    r = run_ok([str(TOPO), "ingest", "--from", str(mesh), "--store", str(store), "--name", "variant", "-o", "json"],
+    r = run_ok([str(TOPO), "ingest", "--from", str(mesh), "--store", str(store), "--name", "variant", "--replace", "-o", "json"],
                "variant ingest", capture=True)
     out: dict[str, Any] = {"key": key, "mesh": info, "ingest_wall": r["wall"], "runs": []}
     cmd = [str(TOPO), "diff", "--behavior", SNAP, "variant", "--store", str(store), "-o", "json"]
