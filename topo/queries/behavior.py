@@ -23,8 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from topo.model.names import workload_key
-from topo.queries.diff import _dest_host_ok, _source_matcher
+from topo.queries.diff import _dest_host_ok, _source_matcher, workloads_of
 from topo.queries.path import answer
 from topo.queries.resolve import SourceGroup
 from topo.queries.search import Probe, classify, request_space
@@ -79,9 +78,7 @@ class BehaviorResult:
 class _Side:
     def __init__(self, g: MeshGraph) -> None:
         self.g = g
-        self.workloads: dict[str, dict[str, list[Props]]] = {}
-        for p in g.pods():
-            self.workloads.setdefault(workload_key(p), {}).setdefault(p["config"], []).append(p)
+        self.workloads = workloads_of(g)
         self._sig: dict[str, tuple[Any, ...]] = {}
         self._probes: dict[tuple[Any, ...], list[Probe]] = {}
         self._answers: dict[tuple[tuple[Any, ...], tuple[Any, ...]], Any] = {}

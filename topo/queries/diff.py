@@ -115,14 +115,20 @@ class _RouteShares:
 RouteKey = tuple[str, str, str]  # destination, route, via
 
 
+def workloads_of(g: MeshGraph) -> dict[str, dict[str, list[Props]]]:
+    """Each workload's pods, grouped by the proxy config they carry: {workload: {config: [pod]}}."""
+    out: dict[str, dict[str, list[Props]]] = {}
+    for p in g.pods():
+        out.setdefault(workload_key(p), {}).setdefault(p["config"], []).append(p)
+    return out
+
+
 class _Side:
     """One graph: its workloads, and memoised per-config traffic and resources."""
 
     def __init__(self, g: MeshGraph) -> None:
         self.g = g
-        self.workloads: dict[str, dict[str, list[Props]]] = {}
-        for p in g.pods():
-            self.workloads.setdefault(workload_key(p), {}).setdefault(p["config"], []).append(p)
+        self.workloads = workloads_of(g)
         self._reach: dict[str, list[ReachEntry]] = {}
         self._resources: dict[str, dict[tuple[str, str], str]] = {}
         self._summary: dict[tuple[str, str], dict[str, Any]] = {}
